@@ -48,7 +48,9 @@ class RoomSubscription:
         self.reader: asyncio.Task | None = None
 
     async def start(self) -> None:
-        self.channel = await self.hub.layer.new_channel(prefix=f"chat.room{self.room_id}.")
+        # The default prefix matters: channels-redis polls one Redis key per
+        # layer instance for all of its process-specific channels.
+        self.channel = await self.hub.layer.new_channel()
         await self.hub.layer.group_add(self.group, self.channel)
         self.reader = asyncio.create_task(self._read(), name=f"room-{self.room_id}-reader")
 

@@ -59,6 +59,14 @@ async def receive_until(communicator, needle: str, timeout: float = 3) -> str:
             return frame
 
 
+async def receive_all(communicator, *needles: str, timeout: float = 3) -> str:
+    """Frames, in any order, until each needle was in one of them; returns them joined."""
+    frames: list[str] = []
+    while not all(any(needle in frame for frame in frames) for needle in needles):
+        frames.append(await communicator.receive_from(timeout=timeout))
+    return "\n".join(frames)
+
+
 async def drain(communicator, timeout: float = 0.3) -> list[str]:
     """Every frame that arrives until none has for `timeout` (without cancelling the app)."""
     frames = []
