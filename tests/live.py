@@ -66,7 +66,7 @@ class Daphne:
         return f"http://127.0.0.1:{self.port}"
 
     def start(self) -> Daphne:
-        log = open(self.log_path, "ab")  # noqa: SIM115 - kept open for the process's life
+        log = open(self.log_path, "ab")
         self.process = subprocess.Popen(
             [
                 DAPHNE,

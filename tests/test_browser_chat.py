@@ -4,7 +4,6 @@ import pytest
 from playwright.sync_api import expect
 
 from .browser import bodies, create_room, send, sign_up, unique, wait_live, watch
-from .conftest_browser import browser, live_db, live_dir, new_page, server  # noqa: F401
 
 pytestmark = pytest.mark.browser
 

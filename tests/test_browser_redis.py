@@ -4,7 +4,6 @@ import pytest
 from playwright.sync_api import expect
 
 from .browser import create_room, send, sign_up, unique, wait_live
-from .conftest_browser import browser, live_db, live_dir, new_page  # noqa: F401
 from .live import Daphne, server_env
 
 pytestmark = [pytest.mark.browser, pytest.mark.redis]
