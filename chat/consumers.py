@@ -19,13 +19,14 @@ from .models import Room
 
 logger = logging.getLogger(__name__)
 
-# Close codes: 4xxx are refusals the ws extension does not retry; 1012/1013
-# make it reconnect (and so catch up) by itself.
+# Close codes: 4xxx are refusals the ws extension does not retry. (daphne,
+# through autobahn, cannot send 1011-1013 itself; transient trouble is healed
+# without closing: see fanout.py.)
 CLOSE_UNAUTHENTICATED = 4401
 CLOSE_UNKNOWN_ROOM = 4404
-CLOSE_TRY_AGAIN_LATER = 1013
 
-# Live frames held while the socket catches up or repairs a gap.
+# Live frames held while the socket catches up or repairs a gap; past this the
+# socket drops them and refills from the database instead.
 MAX_PENDING_FRAMES = 1000
 
 SEND_FORM_ID = "chat-form"
@@ -37,11 +38,16 @@ class FrameError(Exception):
 
 
 class ChatConsumer(AsyncWebsocketConsumer):
+    # No channel-layer channel per socket: the process's hub (fanout.py) holds one
+    # per room. Channels skips a consumer's own channel when its alias names no layer.
+    channel_layer_alias = "chat-no-per-socket-channel"
+
     room: Room | None = None
     # Sequence number of the newest message this page shows; None until the
     # page has told us (catch-up), during which live frames wait in `pending`.
     synced_seq: int = 0
     pending: list[tuple[int, str]] | None = None
+    fell_behind = False
 
     async def connect(self) -> None:
         # Accept first, then refuse with a 4xxx code: a refused handshake looks
@@ -56,13 +62,8 @@ class ChatConsumer(AsyncWebsocketConsumer):
             await self.close(code=CLOSE_UNKNOWN_ROOM)
             return
         self.pending = []
-        try:
-            await get_hub().join(room.pk, self)
-        except Exception:
-            logger.warning("could not subscribe to room %s", room.pk, exc_info=True)
-            await self.close(code=CLOSE_TRY_AGAIN_LATER)
-            return
         self.room = room
+        await get_hub().join(room.pk, self)
         await self.send(text_data=render_to_string("chat/_status.html", {"state": "live", "oob": True}))
 
     async def disconnect(self, code: int) -> None:
@@ -121,10 +122,10 @@ class ChatConsumer(AsyncWebsocketConsumer):
     async def deliver(self, seq: int, frame: str) -> None:
         """Send a room frame unless this page has it; repair the gap if some are missing."""
         if self.pending is not None:
-            if len(self.pending) >= MAX_PENDING_FRAMES:
-                await self.close_retryable()
-                return
-            self.pending.append((seq, frame))
+            if len(self.pending) < MAX_PENDING_FRAMES:
+                self.pending.append((seq, frame))
+            else:
+                self.fell_behind = True
             return
         if seq <= self.synced_seq:
             return
@@ -135,20 +136,37 @@ class ChatConsumer(AsyncWebsocketConsumer):
         self.pending = [(seq, frame)]
         self._repair = asyncio.create_task(self.repair_gap(seq))
 
-    async def repair_gap(self, up_to: int) -> None:
-        try:
-            frame, newest = await database_sync_to_async(services.gap_frame)(self.room.pk, self.synced_seq, up_to)
-        except Exception:
-            logger.warning("gap repair failed", exc_info=True)
-            await self.close_retryable()
+    async def repair_gap(self, up_to: int | None) -> None:
+        """Send from the database what this page lacks before `up_to` (or everything newer)."""
+        while self.room is not None:
+            room_id, after = self.room.pk, self.synced_seq
+            try:
+                if up_to is None:
+                    frame, newest = await database_sync_to_async(services.catch_up)(room_id, after)
+                else:
+                    frame, newest = await database_sync_to_async(services.gap_frame)(room_id, after, up_to)
+                break
+            except Exception:  # the database is unreachable: live frames keep waiting
+                logger.warning("gap repair failed for room %s; retrying", room_id, exc_info=True)
+                await asyncio.sleep(1)
+        else:
             return
         if frame:
             await self.send(text_data=frame)
             self.synced_seq = newest
         await self.drain()
 
+    @property
+    def catching_up(self) -> bool:
+        return self.pending is not None
+
     async def drain(self) -> None:
         buffered, self.pending = self.pending or [], None
+        if self.fell_behind:  # frames were dropped: the database has them all
+            self.fell_behind = False
+            self.pending = []
+            self._repair = asyncio.create_task(self.repair_gap(None))
+            return
         for index, (seq, frame) in enumerate(buffered):
             await self.deliver(seq, frame)
             if self.pending is not None:  # a gap repair started: it takes the rest
@@ -157,9 +175,6 @@ class ChatConsumer(AsyncWebsocketConsumer):
 
     async def send_frame(self, frame: str) -> None:
         await self.send(text_data=frame)
-
-    async def close_retryable(self) -> None:
-        await self.close(code=CLOSE_TRY_AGAIN_LATER)
 
 
 def parse_frame(text_data: str | None, bytes_data: bytes | None) -> dict[str, Any]:

@@ -174,3 +174,9 @@ def gap_frame(room_id: int, after_seq: int, before_seq: int) -> tuple[str, int]:
     if not missing:
         return "", after_seq
     return render_message_frame(missing), missing[-1].seq
+
+
+def frames_after(room_id: int, after_seq: int, limit: int = 500) -> list[tuple[int, str]]:
+    """Each message after a sequence number as its own live frame (to refill after a layer outage)."""
+    messages = Message.objects.select_related("author").filter(room_id=room_id, seq__gt=after_seq).order_by("seq")
+    return [(message.seq, render_message_frame([message])) for message in messages[:limit]]

@@ -8,6 +8,7 @@ import socket
 import subprocess
 import sys
 import time
+import urllib.parse
 import urllib.request
 import uuid
 from pathlib import Path
@@ -110,3 +111,37 @@ class Daphne:
 
     def log(self) -> str:
         return self.log_path.read_text(errors="replace")
+
+
+def sign_up_over_http(base: str, username: str, password: str = "correct horse battery 42") -> str:
+    """Create an account through the real sign-up form; returns the session cookie's value."""
+    import http.cookiejar
+    import re
+
+    jar = http.cookiejar.CookieJar()
+    opener = urllib.request.build_opener(urllib.request.HTTPCookieProcessor(jar))
+    page = opener.open(f"{base}/accounts/signup/").read().decode()
+    token = re.search(r'name="csrfmiddlewaretoken" value="([^"]+)"', page).group(1)
+    form = urllib.parse.urlencode(
+        {"csrfmiddlewaretoken": token, "username": username, "password1": password, "password2": password}
+    ).encode()
+    request = urllib.request.Request(f"{base}/accounts/signup/", data=form, headers={"Referer": f"{base}/"})
+    opener.open(request).read()
+    return next(cookie.value for cookie in jar if cookie.name == "sessionid")
+
+
+def create_room_over_http(base: str, session: str, name: str) -> str:
+    """Create a room through the real form; returns its path."""
+    import http.cookiejar
+    import re
+
+    jar = http.cookiejar.CookieJar()
+    opener = urllib.request.build_opener(urllib.request.HTTPCookieProcessor(jar))
+    headers = {"Cookie": f"sessionid={session}", "Referer": f"{base}/"}
+    page = opener.open(urllib.request.Request(f"{base}/", headers=headers)).read().decode()
+    token = re.search(r'name="csrfmiddlewaretoken" value="([^"]+)"', page).group(1)
+    csrf = next(cookie.value for cookie in jar if cookie.name == "csrftoken")
+    headers["Cookie"] += f"; csrftoken={csrf}"
+    form = urllib.parse.urlencode({"csrfmiddlewaretoken": token, "name": name}).encode()
+    response = opener.open(urllib.request.Request(f"{base}/", data=form, headers=headers))
+    return urllib.parse.urlparse(response.url).path
