@@ -65,9 +65,12 @@ def wait_live(page: Page, timeout: float = 10_000) -> None:
     expect(page.locator("#connection-status.live")).to_be_visible(timeout=timeout)
 
 
-def send(page: Page, text: str) -> None:
+def send(page: Page, text: str, acknowledged: bool = True) -> None:
+    """Type and press Enter; by default wait, as a person would, for the composer to come back empty."""
     page.fill("#chat-message-input", text)
     page.press("#chat-message-input", "Enter")
+    if acknowledged:
+        expect(page.locator("#chat-message-input")).to_have_value("", timeout=5000)
 
 
 def bodies(page: Page) -> list[str]:

@@ -85,7 +85,6 @@ def test_load_older_prepends_in_order(server, new_page):
     alice, bob, _ = two_users_in_a_room(new_page, server.url)
     for i in range(55):
         send(alice, f"n{i}")
-        expect(alice.locator("#chat-message-input")).to_have_value("")
     expect(bob.locator("#chat-log .message")).to_have_count(55, timeout=10_000)
     bob.reload()
     wait_live(bob)
