@@ -12,7 +12,8 @@ from channels.generic.websocket import AsyncWebsocketConsumer
 from django.conf import settings
 from django.template.loader import render_to_string
 
-from . import services
+from . import limits, services
+from .accounts import session_is_signed_in
 from .fanout import get_hub
 from .forms import CatchUpForm, MessageForm
 from .models import Room
@@ -24,6 +25,7 @@ logger = logging.getLogger(__name__)
 # without closing: see fanout.py.)
 CLOSE_UNAUTHENTICATED = 4401
 CLOSE_UNKNOWN_ROOM = 4404
+CLOSE_TOO_MANY_SOCKETS = 4429
 
 # Live frames held while the socket catches up or repairs a gap; past this the
 # socket drops them and refills from the database instead.
@@ -43,6 +45,7 @@ class ChatConsumer(AsyncWebsocketConsumer):
     channel_layer_alias = "chat-no-per-socket-channel"
 
     room: Room | None = None
+    user_id: int = 0
     # Sequence number of the newest message this page shows; None until the
     # page has told us (catch-up), during which live frames wait in `pending`.
     synced_seq: int = 0
@@ -61,6 +64,10 @@ class ChatConsumer(AsyncWebsocketConsumer):
         if room is None:
             await self.close(code=CLOSE_UNKNOWN_ROOM)
             return
+        if get_hub().sockets_of(user.pk) >= settings.CHAT_MAX_SOCKETS_PER_USER:
+            await self.refuse("Too many open chat tabs: close some and reload this one.", CLOSE_TOO_MANY_SOCKETS)
+            return
+        self.user_id = user.pk
         self.pending = []
         self.room = room
         await get_hub().join(room.pk, self)
@@ -75,6 +82,12 @@ class ChatConsumer(AsyncWebsocketConsumer):
 
     async def receive(self, text_data: str | None = None, bytes_data: bytes | None = None) -> None:
         if self.room is None:
+            return
+        if not await self.signed_in():
+            await self.sign_out()
+            return
+        if not await limits.allow_frame(self.user_id):
+            await self.send(text_data=services.render_error("You are sending too fast. Wait a moment and try again."))
             return
         try:
             data = parse_frame(text_data, bytes_data)
@@ -175,6 +188,25 @@ class ChatConsumer(AsyncWebsocketConsumer):
 
     async def send_frame(self, frame: str) -> None:
         await self.send(text_data=frame)
+
+    # Who is on the other end -------------------------------------------------
+
+    async def signed_in(self) -> bool:
+        session_key = self.scope["session"].session_key
+        return await database_sync_to_async(session_is_signed_in)(session_key, self.user_id)
+
+    async def recheck_sign_in(self) -> None:
+        """The user signed out or was deactivated somewhere: close this socket if it was that session."""
+        if self.room is not None and not await self.signed_in():
+            await self.sign_out()
+
+    async def sign_out(self) -> None:
+        await self.refuse("You have been signed out. Reload the page to sign in again.", CLOSE_UNAUTHENTICATED)
+
+    async def refuse(self, reason: str, code: int) -> None:
+        await self.send(text_data=services.render_error(reason))
+        await self.disconnect(code)
+        await self.close(code=code)
 
 
 def parse_frame(text_data: str | None, bytes_data: bytes | None) -> dict[str, Any]:

@@ -24,11 +24,6 @@ class Room(models.Model):
     def get_absolute_url(self) -> str:
         return reverse("chat:room", kwargs={"slug": self.slug})
 
-    @property
-    def group_name(self) -> str:
-        """Channel-layer group: built from the primary key, never from user text."""
-        return f"chat.room.{self.pk}"
-
 
 class Message(models.Model):
     room = models.ForeignKey(Room, on_delete=models.CASCADE, related_name="messages")

@@ -1,10 +1,11 @@
 from django.contrib.auth import login
 from django.contrib.auth.decorators import login_required
+from django.contrib.auth.views import LoginView
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_http_methods
 
-from . import services
+from . import limits, services
 from .forms import RoomForm, SignUpForm
 from .models import Room
 
@@ -17,6 +18,26 @@ def signup(request: HttpRequest) -> HttpResponse:
         login(request, user, backend="django.contrib.auth.backends.ModelBackend")
         return redirect("chat:index")
     return render(request, "registration/signup.html", {"form": form})
+
+
+class ThrottledLoginView(LoginView):
+    """Django's login, refusing further tries after too many failures for a username or an address."""
+
+    def post(self, request, *args, **kwargs):
+        username, ip = request.POST.get("username", ""), request.META.get("REMOTE_ADDR", "")
+        if limits.login_blocked(username, ip):
+            form = self.get_form()
+            form.add_error(None, "Too many failed attempts. Wait 15 minutes and try again.")
+            return self.render_to_response(self.get_context_data(form=form), status=429)
+        return super().post(request, *args, **kwargs)
+
+    def form_valid(self, form):
+        limits.clear_login_failures(form.get_user().get_username())
+        return super().form_valid(form)
+
+    def form_invalid(self, form):
+        limits.record_login_failure(self.request.POST.get("username", ""), self.request.META.get("REMOTE_ADDR", ""))
+        return super().form_invalid(form)
 
 
 @login_required

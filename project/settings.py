@@ -151,10 +151,23 @@ STATIC_URL = "static/"
 STATICFILES_DIRS = [BASE_DIR / "static"]
 STATIC_ROOT = BASE_DIR / "staticfiles"
 
+# Cache: shared through Redis when there is one (login throttling must hold across processes).
+if REDIS_URL:
+    CACHES = {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": REDIS_URL}}
+else:
+    CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
+
 # Chat rules, tunable per deployment.
 CHAT_PAGE_SIZE = 50
 CHAT_MAX_FRAME_BYTES = 64 * 1024
 CHAT_HEARTBEAT_SECONDS = float(os.environ.get("CHAT_HEARTBEAT_SECONDS", "15"))
+# Flood control: frames per user per second (token bucket, shared through Redis when configured).
+CHAT_RATE_PER_SECOND = float(os.environ.get("CHAT_RATE_PER_SECOND", "5"))
+CHAT_RATE_BURST = float(os.environ.get("CHAT_RATE_BURST", "10"))
+CHAT_MAX_SOCKETS_PER_USER = int(os.environ.get("CHAT_MAX_SOCKETS_PER_USER", "20"))
+CHAT_LOGIN_FAILURES_PER_USERNAME = 5
+CHAT_LOGIN_FAILURES_PER_IP = 20
+CHAT_LOGIN_LOCKOUT_SECONDS = 15 * 60
 
 # Content-Security-Policy (django-csp 4): no inline script or style anywhere.
 CONTENT_SECURITY_POLICY = {

@@ -4,6 +4,7 @@ import pytest
 from channels.layers import channel_layers
 from django.conf import settings
 from django.contrib.auth import get_user_model
+from django.core.cache import cache
 from django.test import Client
 from playwright.sync_api import sync_playwright
 
@@ -13,9 +14,10 @@ _names = itertools.count(1)
 
 
 @pytest.fixture(autouse=True)
-def fresh_channel_layer():
-    """Each test gets its own channel layer (and so its own event-loop-bound queues)."""
+def fresh_channel_layer_and_cache():
+    """Each test gets its own channel layer (and so its own event-loop-bound queues) and an empty cache."""
     channel_layers.backends.clear()
+    cache.clear()
     yield
     channel_layers.backends.clear()
 

@@ -42,6 +42,8 @@ def server_env(db_path: Path, **extra: str) -> dict[str, str]:
             "DATABASE_URL": f"sqlite:///{db_path}",
             "DJANGO_ALLOWED_HOSTS": "127.0.0.1,localhost",
             "CHAT_HEARTBEAT_SECONDS": "2",
+            # Tests type far faster than people; flood control has its own tests.
+            "CHAT_RATE_BURST": "1000",
             "PYTHONUNBUFFERED": "1",
         }
     )
@@ -145,3 +147,14 @@ def create_room_over_http(base: str, session: str, name: str) -> str:
     form = urllib.parse.urlencode({"csrfmiddlewaretoken": token, "name": name}).encode()
     response = opener.open(urllib.request.Request(f"{base}/", data=form, headers=headers))
     return urllib.parse.urlparse(response.url).path
+
+
+def chat_socket(server: Daphne, session: str, slug: str, origin: str | None = "same"):
+    """A raw websocket to a room, with the session cookie and (by default) the site's own Origin."""
+    import websockets
+
+    return websockets.connect(
+        f"ws://127.0.0.1:{server.port}/ws/chat/{slug}/",
+        origin=server.url if origin == "same" else origin,
+        additional_headers={"Cookie": f"sessionid={session}"},
+    )

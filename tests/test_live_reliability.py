@@ -10,11 +10,10 @@ import uuid
 from pathlib import Path
 
 import pytest
-import websockets
 from playwright.sync_api import expect
 
 from .browser import bodies, create_room, send, sign_up, unique, wait_live
-from .live import Daphne, create_room_over_http, free_port, server_env, sign_up_over_http
+from .live import Daphne, chat_socket, create_room_over_http, free_port, server_env, sign_up_over_http
 
 pytestmark = pytest.mark.browser
 
@@ -116,9 +115,7 @@ def test_an_idle_socket_on_the_redis_layer_stays_open(live_db, live_dir):
         slug = room_path.split("/")[2]
 
         async def idle_then_talk():
-            url = f"ws://127.0.0.1:{server.port}/ws/chat/{slug}/"
-            headers = {"Cookie": f"sessionid={session}"}
-            async with websockets.connect(url, origin=server.url, additional_headers=headers) as ws:
+            async with chat_socket(server, session, slug) as ws:
                 await ws.send(json.dumps({"last_seq": "0", "HEADERS": {"HX-Trigger": "catch-up"}}))
                 frames: list[str] = []
 

@@ -1,9 +1,11 @@
 import uuid
 
 import pytest
+from channels.layers import get_channel_layer
 from django.db import IntegrityError
 
 from chat import services
+from chat.fanout import room_group
 from chat.forms import MessageForm, RoomForm
 from chat.models import Message, Room
 
@@ -31,7 +33,8 @@ def test_name_without_slug_characters_still_gets_a_slug(make_user):
 
 def test_group_name_uses_primary_key_not_user_text(make_user):
     room = services.create_room("x, #chat-log 講義", make_user())
-    assert room.group_name == f"chat.room.{room.pk}"
+    assert room_group(room.pk) == f"chat.room.{room.pk}"
+    assert get_channel_layer().require_valid_group_name(room_group(room.pk))
 
 
 @pytest.mark.parametrize(

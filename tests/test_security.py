@@ -1,0 +1,256 @@
+"""Security: who may connect, who stays connected, flood control, limits and deploy settings."""
+
+import asyncio
+import os
+import subprocess
+import sys
+import threading
+
+import pytest
+from asgiref.sync import sync_to_async
+from django.contrib.sessions.models import Session
+from django.test import Client, override_settings
+
+from chat import limits, services
+from chat.models import Message
+
+from .live import ROOT
+from .sockets import open_socket, receive_all, receive_until, send_frame
+
+EXPECTED_CSP = {
+    "default-src": "'self'",
+    "script-src": "'self'",
+    "style-src": "'self'",
+    "connect-src": "'self'",
+    "img-src": "'self' data:",
+    "object-src": "'none'",
+    "base-uri": "'none'",
+    "form-action": "'self'",
+    "frame-ancestors": "'none'",
+}
+
+
+def parse_csp(header: str) -> dict[str, str]:
+    """Directives are unordered: compare them as a mapping, each with its exact sources."""
+    directives = [part.strip().split(" ", 1) for part in header.split(";") if part.strip()]
+    return {name: sources for name, sources in directives}
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("url", ["/accounts/login/", "/accounts/signup/", "/", "/chat/lobby/"])
+def test_every_page_has_the_strict_csp(client, make_user, url):
+    client.force_login(make_user())
+    services.create_room("Lobby", make_user())
+    response = client.get(url)
+    assert response.status_code == 200
+    assert parse_csp(response["Content-Security-Policy"]) == EXPECTED_CSP
+    assert "unsafe" not in response["Content-Security-Policy"]
+
+
+@pytest.mark.django_db
+def test_templates_carry_no_inline_script_or_style(client, make_user):
+    user = make_user()
+    room = services.create_room("Lobby", user)
+    services.post_message(room, user, "hi")
+    client.force_login(user)
+    html = client.get(room.get_absolute_url()).content.decode()
+    assert "<script>" not in html and "<script " not in html.replace('<script src="/static/vendor/', "")
+    assert " style=" not in html and "<style" not in html
+    assert "hx-on" not in html and "javascript:" not in html
+    assert '"allowEval": false' in html and '"allowScriptTags": false' in html and '"selfRequestsOnly": true' in html
+
+
+# Who stays connected ---------------------------------------------------------
+
+pytest_async = pytest.mark.django_db(transaction=True)
+
+
+@pytest.fixture
+def lobby(make_user):
+    return services.create_room("Lobby", make_user("owner"))
+
+
+def signed_in_client(user) -> Client:
+    client = Client()
+    client.force_login(user)
+    return client
+
+
+async def socket_for(client: Client, slug: str):
+    """A socket on the same session as `client` (as a second tab of that browser would be)."""
+    from channels.testing import WebsocketCommunicator
+
+    from project.asgi import application
+
+    from .sockets import ORIGIN, catch_up_frame
+
+    headers = [(b"host", b"127.0.0.1:8000"), (b"origin", ORIGIN)]
+    headers.append((b"cookie", f"sessionid={client.cookies['sessionid'].value}".encode()))
+    communicator = WebsocketCommunicator(application, f"/ws/chat/{slug}/", headers=headers)
+    assert (await communicator.connect())[0]
+    await communicator.receive_from()  # status
+    await communicator.send_to(text_data=catch_up_frame(0))
+    return communicator
+
+
+async def closed_with(communicator, timeout: float = 2) -> int:
+    """The close code the socket gets within `timeout` seconds (frames before it are skipped)."""
+    async with asyncio.timeout(timeout):
+        while True:
+            output = await communicator.receive_output(timeout=timeout)
+            if output["type"] == "websocket.close":
+                return output["code"]
+
+
+@pytest_async
+async def test_logout_closes_every_socket_of_that_session_within_two_seconds(make_user, lobby):
+    alice = await sync_to_async(make_user)("alice")
+    laptop = await sync_to_async(signed_in_client)(alice)
+    phone = await sync_to_async(signed_in_client)(alice)
+    tabs = [await socket_for(laptop, lobby.slug), await socket_for(laptop, lobby.slug)]
+    phone_tab = await socket_for(phone, lobby.slug)
+    await sync_to_async(laptop.post)("/accounts/logout/")
+    for tab in tabs:
+        assert await closed_with(tab) == 4401
+    # The phone's session is still signed in: its socket stays and works.
+    await phone_tab.send_to(text_data=send_frame("phone still here"))
+    assert "phone still here" in await receive_until(phone_tab, "<article")
+    await phone_tab.disconnect()
+
+
+@pytest_async
+async def test_deactivated_user_is_disconnected(make_user, lobby):
+    mallory = await sync_to_async(make_user)("mallory")
+    tab = await socket_for(await sync_to_async(signed_in_client)(mallory), lobby.slug)
+    mallory.is_active = False
+    await sync_to_async(mallory.save)()
+    assert await closed_with(tab) == 4401
+
+
+@pytest_async
+async def test_every_frame_checks_the_session(make_user, lobby):
+    alice = await sync_to_async(make_user)("alice")
+    tab = await socket_for(await sync_to_async(signed_in_client)(alice), lobby.slug)
+    await sync_to_async(Session.objects.all().delete)()  # signed out with no event to tell us
+    await tab.send_to(text_data=send_frame("after sign-out"))
+    assert await closed_with(tab) == 4401
+    assert not await sync_to_async(Message.objects.exists)()
+
+
+# Flood control -----------------------------------------------------------------
+
+
+@pytest_async
+async def test_fifty_sends_in_a_second_store_at_most_the_limit(make_user, lobby):
+    alice, bob = await sync_to_async(make_user)("alice"), await sync_to_async(make_user)("bob")
+    a, _, _ = await open_socket(lobby.slug, alice)
+    b, _, _ = await open_socket(lobby.slug, bob)
+    for i in range(50):
+        await a.send_to(text_data=send_frame(f"flood {i}"))
+    frames = await receive_all(a, "flood 0")
+    while frames.count("sending too fast") + frames.count('<article id="message-') < 50:
+        frames += await a.receive_from(timeout=3)
+    stored = await sync_to_async(Message.objects.count)()
+    # A burst of 10 (the page's catch-up frame took one), plus 5 a second for the
+    # time the 50 frames took (under a second).
+    assert 9 <= stored <= 15
+    assert frames.count("sending too fast") == 50 - stored
+    # Bob was not slowed down by Alice: he can talk at once.
+    await b.send_to(text_data=send_frame("bob is fine"))
+    assert "bob is fine" in await receive_until(b, "bob is fine")
+    await a.disconnect()
+    await b.disconnect()
+
+
+@pytest.mark.redis
+def test_the_send_budget_is_shared_across_processes_through_redis():
+    """Two event loops (as two processes would) drawing on one user's bucket in Redis."""
+    allowed = []
+    user_id = int.from_bytes(os.urandom(4), "big")
+
+    def process():
+        async def burst():
+            return sum([await limits.allow_frame(user_id) for _ in range(20)])
+
+        allowed.append(asyncio.run(burst()))
+
+    with override_settings(REDIS_URL="redis://127.0.0.1:6379/3", CHAT_RATE_PER_SECOND=0.001, CHAT_RATE_BURST=10):
+        threads = [threading.Thread(target=process) for _ in range(2)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+    assert sum(allowed) == 10
+
+
+@pytest_async
+@override_settings(CHAT_MAX_SOCKETS_PER_USER=3)
+async def test_a_user_has_at_most_the_cap_of_sockets(make_user, lobby):
+    alice = await sync_to_async(make_user)("alice")
+    tabs = [(await open_socket(lobby.slug, alice))[0] for _ in range(3)]
+    extra, connected, _ = await open_socket(lobby.slug, alice, catch_up=None)
+    assert connected
+    assert "Too many open chat tabs" in await extra.receive_from()
+    assert await closed_with(extra) == 4429
+    await tabs[0].disconnect()
+    again, _, _ = await open_socket(lobby.slug, alice)  # a slot is free again
+    await again.send_to(text_data=send_frame("fits"))
+    assert "fits" in await receive_until(again, "<article")
+    for tab in [*tabs[1:], again]:
+        await tab.disconnect()
+
+
+@pytest.mark.django_db
+def test_failed_logins_are_throttled_per_username(client, make_user):
+    make_user("victim")
+    for _ in range(5):
+        assert client.post("/accounts/login/", {"username": "victim", "password": "wrong"}).status_code == 200
+    response = client.post("/accounts/login/", {"username": "victim", "password": "a-long-test-password"})
+    assert response.status_code == 429
+    assert "Too many failed attempts" in response.content.decode()
+    other = Client(REMOTE_ADDR="10.9.9.9")  # another address: the username is still locked
+    assert other.post("/accounts/login/", {"username": "victim", "password": "a-long-test-password"}).status_code == 429
+
+
+@pytest.mark.django_db
+def test_failed_logins_are_throttled_per_address(client, make_user):
+    make_user("innocent")
+    for i in range(20):
+        client.post("/accounts/login/", {"username": f"guess{i}", "password": "wrong"})
+    response = client.post("/accounts/login/", {"username": "innocent", "password": "a-long-test-password"})
+    assert response.status_code == 429
+    elsewhere = Client(REMOTE_ADDR="10.1.2.3")
+    ok = elsewhere.post("/accounts/login/", {"username": "innocent", "password": "a-long-test-password"})
+    assert ok.status_code == 302
+
+
+# Deploy settings ---------------------------------------------------------------
+
+PRODUCTION = {
+    "DJANGO_DEBUG": "0",
+    "DJANGO_SECRET_KEY": "x" * 20 + "-production-secret-key-with-enough-entropy-0123456789",
+    "DJANGO_ALLOWED_HOSTS": "chat.example.com",
+}
+
+
+def manage(*args: str, **env: str) -> subprocess.CompletedProcess:
+    clean = {k: v for k, v in os.environ.items() if not k.startswith(("DJANGO_", "DATABASE_URL", "REDIS_URL"))}
+    return subprocess.run(
+        [sys.executable, "manage.py", *args], cwd=ROOT, env={**clean, **env}, capture_output=True, text=True
+    )
+
+
+def test_check_deploy_is_clean_with_production_settings():
+    result = manage("check", "--deploy", "--fail-level", "WARNING", **PRODUCTION)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "no issues" in result.stdout
+
+
+@pytest.mark.parametrize(
+    ("override", "error"),
+    [({"DJANGO_SECRET_KEY": ""}, "DJANGO_SECRET_KEY must be set"), ({"DJANGO_ALLOWED_HOSTS": "*"}, "not '*'")],
+)
+def test_production_refuses_unsafe_settings(override, error):
+    result = manage("check", **{**PRODUCTION, **override})
+    assert result.returncode != 0
+    assert error in result.stderr
