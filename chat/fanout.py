@@ -1,11 +1,12 @@
 """Per-process fan-out of rendered frames to the sockets of this process.
 
 Each server process has one channel-layer channel. It joins the group of
-every room that has a socket here, and the group of every user who has a
-socket here; it never gives a socket a channel of its own. A message is
-rendered once by the process that stored it, crosses the channel layer once
-per process, and is written to every local socket of the room as the same
-frame.
+every room that a socket here shows or lists in its sidebar, and the group of
+every user with a socket here; it never gives a socket a channel of its own.
+A message is rendered once by the process that stored it, crosses the channel
+layer once per process, and is written to every local socket of the room as
+the same frame. Presence, typing and sidebar badges are rendered once per
+room (or per distinct count) in each process, never per socket.
 
 The database is the record and the layer only the fast path: if the layer
 fails (Redis restarts), sockets stay open; the hub subscribes again with
@@ -16,8 +17,11 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
+import uuid
 import weakref
-from collections import defaultdict
+from collections import Counter, defaultdict
+from functools import lru_cache
 from typing import Protocol
 
 from channels.db import database_sync_to_async
@@ -26,26 +30,38 @@ from django.conf import settings
 from django.template.loader import render_to_string
 
 from . import services
+from .presence import presence_store
 
 logger = logging.getLogger(__name__)
 
-ROOM_MESSAGE = "room.message"
+ROOM_CHANGE = "room.change"
+ROOM_TYPING = "room.typing"
+ROOM_PRESENCE = "room.presence"
 USER_SIGNED_OUT = "user.signed_out"
+USER_READ = "user.read"
 # Channels' groups expire after a day; refresh our memberships well before.
 GROUP_REFRESH_SECONDS = 3600
 RESUBSCRIBE_DELAYS = (0.1, 0.25, 0.5, 1.0, 2.0)
+TYPING_SECONDS = 4.0
+PRESENCE_REFRESH_SECONDS = 5.0
 
 
 class LocalSocket(Protocol):
     user_id: int
-    synced_seq: int
+    username: str
+    room_id: int
+    synced_change: int
     catching_up: bool
+    # room id -> [unread messages, unread mentions] for the sidebar
+    sidebar_counts: dict[int, list[int]]
 
-    async def deliver(self, seq: int, frame: str) -> None: ...
+    async def deliver(self, change: int, frame: str) -> None: ...
 
     async def send_frame(self, frame: str) -> None: ...
 
     async def recheck_sign_in(self) -> None: ...
+
+    async def apply_catch_up(self, from_change: int, frame: str, synced: int) -> None: ...
 
 
 def room_group(room_id: int) -> str:
@@ -57,48 +73,78 @@ def user_group(user_id: int) -> str:
     return f"chat.user.{user_id}"
 
 
+def change_event(room_id: int, message, frame: str, new: bool) -> dict:
+    event = {"type": ROOM_CHANGE, "room": room_id, "change": message.change, "frame": frame}
+    if new:
+        event.update(seq=message.seq, author=message.author_id, mentions=[int(i) for i in message.mention_ids.split()])
+    return event
+
+
+@lru_cache(maxsize=4096)
+def badge_frame(room_id: int, room_name: str, slug: str, unread: int, mentions: int) -> str:
+    return render_to_string(
+        "chat/_room_badge.html",
+        {
+            "item": {"room": {"pk": room_id, "name": room_name, "slug": slug}, "unread": unread, "mentions": mentions},
+            "oob": True,
+        },
+    )
+
+
+@lru_cache(maxsize=4096)
+def title_frame(room_name: str, unread: int) -> str:
+    return render_to_string("chat/_title.html", {"title": room_name, "unread": unread, "oob": True})
+
+
 class Hub:
     """This process's channel, its group memberships and its local sockets (one hub per event loop)."""
 
     def __init__(self) -> None:
         self.layer = get_channel_layer()
-        self.rooms: dict[int, set[LocalSocket]] = {}
+        self.process_id = uuid.uuid4().hex
+        self.viewers: dict[int, set[LocalSocket]] = defaultdict(set)  # room -> sockets showing it
+        self.watchers: dict[int, set[LocalSocket]] = defaultdict(set)  # room -> sockets listing it
         self.users: dict[int, set[LocalSocket]] = defaultdict(set)
+        self.typing: dict[int, dict[int, tuple[str, float]]] = defaultdict(dict)  # room -> user -> (name, until)
+        self.presence = presence_store(self.process_id)
+        self.presence_shown: dict[int, list[str]] = {}
+        self.room_names: dict[int, tuple[str, str]] = {}
         self.channel = ""
         self.subscribed = asyncio.Event()
-        self.reader: asyncio.Task | None = None
-        self.heartbeat: asyncio.Task | None = None
+        self.tasks: list[asyncio.Task] = []
 
     # Membership ----------------------------------------------------------------
 
-    async def join(self, room_id: int, socket: LocalSocket) -> None:
-        """Add a socket; returns once this process listens to the room, so catch-up cannot miss anything."""
+    def _groups(self) -> list[str]:
+        rooms = set(self.viewers) | set(self.watchers)
+        return [*map(room_group, rooms), *map(user_group, self.users)]
+
+    async def join(self, socket: LocalSocket, room_names: dict[int, tuple[str, str]]) -> None:
+        """Add a socket; returns once this process listens to its rooms, so catch-up cannot miss anything."""
         self._start()
         await self.subscribed.wait()
-        new_groups = []
-        if room_id not in self.rooms:
-            self.rooms[room_id] = set()
-            new_groups.append(room_group(room_id))
-        if not self.users[socket.user_id]:
-            new_groups.append(user_group(socket.user_id))
-        self.rooms[room_id].add(socket)
+        before = set(self._groups())
+        self.room_names.update(room_names)
+        self.viewers[socket.room_id].add(socket)
+        for room_id in socket.sidebar_counts:
+            self.watchers[room_id].add(socket)
         self.users[socket.user_id].add(socket)
-        for group in new_groups:
+        for group in set(self._groups()) - before:
             await self._group_add(group)
+        await self._presence_changed(socket.room_id)
 
-    async def leave(self, room_id: int, socket: LocalSocket) -> None:
-        sockets = self.rooms.get(room_id)
-        if sockets is not None:
-            sockets.discard(socket)
-            if not sockets:
-                del self.rooms[room_id]
-                await self._group_discard(room_group(room_id))
-        user_sockets = self.users.get(socket.user_id)
-        if user_sockets is not None:
-            user_sockets.discard(socket)
-            if not user_sockets:
-                del self.users[socket.user_id]
-                await self._group_discard(user_group(socket.user_id))
+    async def leave(self, socket: LocalSocket) -> None:
+        before = set(self._groups())
+        for index, room_id in [(self.viewers, socket.room_id), *((self.watchers, r) for r in socket.sidebar_counts)]:
+            index[room_id].discard(socket)
+            if not index[room_id]:
+                del index[room_id]
+        self.users[socket.user_id].discard(socket)
+        if not self.users[socket.user_id]:
+            del self.users[socket.user_id]
+        for group in before - set(self._groups()):
+            await self._group_discard(group)
+        await self._presence_changed(socket.room_id)
 
     def sockets_of(self, user_id: int) -> int:
         return len(self.users.get(user_id, ()))
@@ -117,35 +163,38 @@ class Hub:
 
     # Publishing ----------------------------------------------------------------
 
-    async def publish(self, room_id: int, seq: int, frame: str) -> None:
-        """Send a stored message's frame to every process; locally at least if the layer is down."""
-        event = {"type": ROOM_MESSAGE, "room": room_id, "seq": seq, "frame": frame}
+    async def publish(self, group: str, event: dict) -> None:
+        """Send an event to every process; handle it here at least if the layer is down."""
         try:
-            await self.layer.group_send(room_group(room_id), event)
+            await self.layer.group_send(group, event)
         except Exception:
-            logger.warning("broadcast of room %s seq %s failed; delivering locally", room_id, seq, exc_info=True)
-            await self.deliver(room_id, seq, frame)
+            logger.warning("broadcast to %s failed; handling it locally", group, exc_info=True)
+            await self._dispatch(event)
 
-    async def deliver(self, room_id: int, seq: int, frame: str) -> None:
-        for socket in list(self.rooms.get(room_id, ())):
+    async def deliver(self, room_id: int, change: int, frame: str) -> None:
+        for socket in list(self.viewers.get(room_id, ())):
             try:
-                await socket.deliver(seq, frame)
+                await socket.deliver(change, frame)
             except Exception:
                 logger.exception("delivery to a socket failed")
 
     # Reading -------------------------------------------------------------------
 
     def _start(self) -> None:
-        if self.reader is None or self.reader.done():
-            self.reader = asyncio.create_task(self._read(), name="chat-hub-reader")
-        if self.heartbeat is None or self.heartbeat.done():
-            self.heartbeat = asyncio.create_task(self._beat(), name="chat-heartbeat")
+        if not self.tasks or any(task.done() for task in self.tasks):
+            for task in self.tasks:
+                task.cancel()
+            self.tasks = [
+                asyncio.create_task(self._read(), name="chat-hub-reader"),
+                asyncio.create_task(self._beat(), name="chat-heartbeat"),
+                asyncio.create_task(self._refresh_presence(), name="chat-presence"),
+            ]
 
     async def _subscribe(self) -> None:
         # The default prefix matters: channels-redis polls one Redis key per
         # layer instance for all of its process-specific channels.
         channel = await self.layer.new_channel()
-        for group in [*map(room_group, self.rooms), *map(user_group, self.users)]:
+        for group in self._groups():
             await self.layer.group_add(group, channel)
         self.channel = channel
 
@@ -172,23 +221,130 @@ class Hub:
                 await asyncio.sleep(delay)
                 continue
             failures = 0
-            await self._dispatch(event)
+            try:
+                await self._dispatch(event)
+            except Exception:
+                logger.exception("could not handle %s", event.get("type"))
 
     async def _dispatch(self, event: dict) -> None:
         kind = event.get("type")
-        if kind == ROOM_MESSAGE:
-            await self.deliver(event["room"], event["seq"], event["frame"])
+        if kind == ROOM_CHANGE:
+            await self.deliver(event["room"], event["change"], event["frame"])
+            if "seq" in event:
+                await self._count_unread(event)
+                await self._stop_typing(event["room"], event["author"])
+        elif kind == ROOM_TYPING:
+            self.typing[event["room"]][event["user"]] = (event["name"], time.monotonic() + TYPING_SECONDS)
+            await self._show_typing(event["room"])
+            asyncio.get_running_loop().call_later(
+                TYPING_SECONDS + 0.05, lambda: asyncio.ensure_future(self._show_typing(event["room"]))
+            )
+        elif kind == ROOM_PRESENCE:
+            await self._show_presence(event["room"])
         elif kind == USER_SIGNED_OUT:
             for socket in list(self.users.get(event["user"], ())):
                 await socket.recheck_sign_in()
+        elif kind == USER_READ:
+            await self._reset_unread(event["user"], event["room"])
 
     async def _fill_in(self) -> None:
-        """Deliver from the database what the sockets may have missed while the layer was down."""
-        for room_id, sockets in list(self.rooms.items()):
-            synced = [socket.synced_seq for socket in sockets if not socket.catching_up]
-            if synced:
-                for seq, frame in await database_sync_to_async(services.frames_after)(room_id, min(synced)):
-                    await self.deliver(room_id, seq, frame)
+        """After a layer outage: one catch-up per room and distinct sync point, shared by its sockets."""
+        for room_id, sockets in list(self.viewers.items()):
+            by_change: dict[int, list[LocalSocket]] = defaultdict(list)
+            for socket in sockets:
+                if not socket.catching_up:
+                    by_change[socket.synced_change].append(socket)
+            for change, group in by_change.items():
+                frame, synced = await database_sync_to_async(services.catch_up)(room_id, change)
+                for socket in group:
+                    await socket.apply_catch_up(change, frame, synced)
+
+    # Sidebar: unread counts of rooms the user is not looking at ---------------------
+
+    async def _count_unread(self, event: dict) -> None:
+        room_id = event["room"]
+        name, slug = self.room_names.get(room_id, ("", ""))
+        for socket in list(self.watchers.get(room_id, ())):
+            if socket.room_id == room_id or socket.user_id == event["author"]:
+                continue
+            counts = socket.sidebar_counts[room_id]
+            counts[0] += 1
+            counts[1] += socket.user_id in event["mentions"]
+            await self._send_sidebar(socket, room_id, name, slug)
+
+    async def _reset_unread(self, user_id: int, room_id: int) -> None:
+        name, slug = self.room_names.get(room_id, ("", ""))
+        for socket in list(self.users.get(user_id, ())):
+            if room_id in socket.sidebar_counts and socket.sidebar_counts[room_id] != [0, 0]:
+                socket.sidebar_counts[room_id] = [0, 0]
+                await self._send_sidebar(socket, room_id, name, slug)
+
+    async def _send_sidebar(self, socket: LocalSocket, room_id: int, name: str, slug: str) -> None:
+        unread, mentions = socket.sidebar_counts[room_id]
+        total = sum(count for count, _ in socket.sidebar_counts.values())
+        current_name = self.room_names.get(socket.room_id, ("", ""))[0]
+        await socket.send_frame(badge_frame(room_id, name, slug, unread, mentions) + title_frame(current_name, total))
+
+    # Typing ------------------------------------------------------------------
+
+    async def _stop_typing(self, room_id: int, user_id: int) -> None:
+        if self.typing.get(room_id, {}).pop(user_id, None) is not None:
+            await self._show_typing(room_id)
+
+    async def _show_typing(self, room_id: int) -> None:
+        """One indicator for the room, plus one for each typist that leaves them out."""
+        now = time.monotonic()
+        typists = {user: name for user, (name, until) in self.typing.get(room_id, {}).items() if until > now}
+        self.typing[room_id] = {u: v for u, v in self.typing.get(room_id, {}).items() if u in typists}
+        if not self.typing[room_id]:
+            del self.typing[room_id]
+        frames = {}
+        for socket in list(self.viewers.get(room_id, ())):
+            key = socket.user_id if socket.user_id in typists else None
+            if key not in frames:
+                others = [name for user, name in typists.items() if user != key]
+                frames[key] = render_to_string("chat/_typing.html", {"text": services.typing_text(others), "oob": True})
+            await socket.send_frame(frames[key])
+
+    # Presence ----------------------------------------------------------------
+
+    def _local_presence(self, room_id: int) -> Counter:
+        return Counter((socket.user_id, socket.username) for socket in self.viewers.get(room_id, ()))
+
+    async def _presence_changed(self, room_id: int) -> None:
+        try:
+            await self.presence.publish(room_id, self._local_presence(room_id))
+        except Exception:
+            logger.warning("could not record presence in room %s", room_id, exc_info=True)
+        await self.publish(room_group(room_id), {"type": ROOM_PRESENCE, "room": room_id})
+
+    async def _show_presence(self, room_id: int, only_if_changed: bool = False) -> None:
+        if room_id not in self.viewers:
+            return
+        try:
+            names = await self.presence.names(room_id, self._local_presence(room_id))
+        except Exception:
+            logger.warning("could not read presence in room %s", room_id, exc_info=True)
+            return
+        if only_if_changed and self.presence_shown.get(room_id) == names:
+            return
+        self.presence_shown[room_id] = names
+        frame = render_to_string("chat/_presence.html", {"names": names, "oob": True})
+        for socket in list(self.viewers.get(room_id, ())):
+            await socket.send_frame(frame)
+
+    async def _refresh_presence(self) -> None:
+        """Keep this process's entries alive, and notice other processes' users leaving or dying."""
+        while True:
+            await asyncio.sleep(PRESENCE_REFRESH_SECONDS)
+            for room_id in list(self.viewers):
+                try:
+                    await self.presence.publish(room_id, self._local_presence(room_id))
+                except Exception:
+                    logger.warning("could not refresh presence in room %s", room_id, exc_info=True)
+                await self._show_presence(room_id, only_if_changed=True)
+
+    # Heartbeat ----------------------------------------------------------------
 
     async def _beat(self) -> None:
         interval = settings.CHAT_HEARTBEAT_SECONDS
@@ -197,12 +353,12 @@ class Hub:
         while True:
             await asyncio.sleep(interval)
             since_refresh += interval
-            for sockets in list(self.rooms.values()):
+            for sockets in list(self.viewers.values()):
                 for socket in list(sockets):
                     await socket.send_frame(frame)
             if since_refresh >= GROUP_REFRESH_SECONDS and self.channel:
                 since_refresh = 0.0
-                for group in [*map(room_group, self.rooms), *map(user_group, self.users)]:
+                for group in self._groups():
                     await self._group_add(group)
 
 
@@ -217,11 +373,16 @@ def get_hub() -> Hub:
     return hub
 
 
-def notify_signed_out(user_id: int) -> None:
-    """Tell every process that a user's sessions changed (logout, deactivation); from sync code."""
+def publish_from_sync(group: str, event: dict) -> None:
+    """Send an event to every process from sync code (views, signals)."""
     from asgiref.sync import async_to_sync
 
     try:
-        async_to_sync(get_channel_layer().group_send)(user_group(user_id), {"type": USER_SIGNED_OUT, "user": user_id})
-    except Exception:  # each socket still re-checks its session on every frame it receives
-        logger.warning("could not announce sign-out of user %s", user_id, exc_info=True)
+        async_to_sync(get_channel_layer().group_send)(group, event)
+    except Exception:  # sockets re-check on every frame and catch up from the database
+        logger.warning("could not publish %s to %s", event.get("type"), group, exc_info=True)
+
+
+def notify_signed_out(user_id: int) -> None:
+    """Tell every process that a user's sessions changed (logout, deactivation)."""
+    publish_from_sync(user_group(user_id), {"type": USER_SIGNED_OUT, "user": user_id})

@@ -9,9 +9,14 @@ MESSAGE_MAX_LENGTH = 2000
 class RoomForm(forms.Form):
     name = forms.CharField(label="Room name", max_length=80, strip=True)
 
+    def __init__(self, *args, room: Room | None = None, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self.room = room  # the room being renamed, if any
+
     def clean_name(self) -> str:
         name = self.cleaned_data["name"]
-        if Room.objects.filter(name__iexact=name).exists():
+        others = Room.objects.exclude(pk=self.room.pk) if self.room else Room.objects.all()
+        if others.filter(name__iexact=name).exists():
             raise forms.ValidationError("A room with this name already exists.")
         return name
 
@@ -33,7 +38,7 @@ class MessageForm(forms.Form):
 class CatchUpForm(forms.Form):
     """What the page already shows, sent by the page each time its socket opens."""
 
-    last_seq = forms.IntegerField(min_value=0, required=False)
+    last_change = forms.IntegerField(min_value=0, required=False)
 
 
 class SignUpForm(UserCreationForm):

@@ -2,18 +2,24 @@ from django.conf import settings
 from django.db import models
 from django.urls import reverse
 
+# The reactions offered under every message.
+REACTIONS = ("👍", "❤️", "😂", "🎉", "😮")
+
 
 class Room(models.Model):
     name = models.CharField(max_length=80, unique=True)
     slug = models.SlugField(max_length=100, unique=True, allow_unicode=True)
+    # The creator administers the room: may rename it and delete others' messages.
     created_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, related_name="rooms_created"
     )
     created_at = models.DateTimeField(auto_now_add=True)
     last_activity_at = models.DateTimeField(auto_now_add=True, db_index=True)
-    # Sequence number of the room's newest message; bumped in the same
-    # transaction as each insert, so that every room's messages are 1, 2, 3...
+    # Number of the room's newest message: messages are numbered 1, 2, 3... per room.
     last_seq = models.PositiveBigIntegerField(default=0)
+    # Number of the room's newest change (a new, edited or deleted message, or a
+    # reaction): the stream a page follows, so that it can catch up on anything.
+    last_change = models.PositiveBigIntegerField(default=0)
 
     class Meta:
         ordering = ["-last_activity_at", "-pk"]
@@ -30,16 +36,50 @@ class Message(models.Model):
     author = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="messages")
     body = models.TextField(max_length=2000)
     created_at = models.DateTimeField(auto_now_add=True)
+    edited_at = models.DateTimeField(null=True, blank=True)
+    deleted_at = models.DateTimeField(null=True, blank=True)
     seq = models.PositiveBigIntegerField()
+    # The room change that created the message, and the latest one that touched it.
+    created_change = models.PositiveBigIntegerField()
+    change = models.PositiveBigIntegerField()
     # Chosen by the composer that sent it, so that a retried send is stored once.
     client_id = models.UUIDField(null=True, blank=True)
+    mentions = models.ManyToManyField(settings.AUTH_USER_MODEL, blank=True, related_name="mentioned_in")
 
     class Meta:
         ordering = ["seq"]
         constraints = [
             models.UniqueConstraint(fields=["room", "seq"], name="message_unique_room_seq"),
+            models.UniqueConstraint(fields=["room", "change"], name="message_unique_room_change"),
             models.UniqueConstraint(fields=["author", "client_id"], name="message_unique_author_client_id"),
         ]
 
     def __str__(self) -> str:
         return f"{self.room_id}#{self.seq} {self.author_id}: {self.body[:40]}"
+
+
+class Reaction(models.Model):
+    message = models.ForeignKey(Message, on_delete=models.CASCADE, related_name="reactions")
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="reactions")
+    emoji = models.CharField(max_length=8, choices=[(e, e) for e in REACTIONS])
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["message", "user", "emoji"], name="reaction_once_per_user")]
+
+    def __str__(self) -> str:
+        return f"{self.emoji} by {self.user_id} on {self.message_id}"
+
+
+class Membership(models.Model):
+    """A user's place in a room: listed in their sidebar, with how far they have read."""
+
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="memberships")
+    room = models.ForeignKey(Room, on_delete=models.CASCADE, related_name="memberships")
+    last_read_seq = models.PositiveBigIntegerField(default=0)
+    joined_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["user", "room"], name="membership_once")]
+
+    def __str__(self) -> str:
+        return f"{self.user_id} in {self.room_id}, read to {self.last_read_seq}"

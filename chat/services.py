@@ -2,17 +2,27 @@
 
 from __future__ import annotations
 
+import re
 import uuid
 from dataclasses import dataclass
+from datetime import timedelta
 
 from django.conf import settings
+from django.contrib.auth import get_user_model
 from django.db import IntegrityError, transaction
-from django.db.models import F
+from django.db.models import Count, F, Max, Prefetch, Q
 from django.template.loader import render_to_string
 from django.utils import timezone
 from django.utils.text import slugify
 
-from .models import Message, Room
+from .models import REACTIONS, Membership, Message, Reaction, Room
+
+EDIT_WINDOW = timedelta(hours=24)
+MENTION = re.compile(r"(?<![\w@])@([\w.@+-]{1,150})")
+
+
+class NotAllowed(Exception):
+    """The user may not do this; the message says why."""
 
 
 def page_size() -> int:
@@ -36,14 +46,42 @@ def create_room(name: str, creator) -> Room:
     for _ in range(5):
         try:
             with transaction.atomic():
-                return Room.objects.create(name=name, slug=unique_slug(name), created_by=creator)
+                room = Room.objects.create(name=name, slug=unique_slug(name), created_by=creator)
+                Membership.objects.create(user=creator, room=room)
+                return room
         except IntegrityError:
             if Room.objects.filter(name=name).exists():
                 raise
     raise IntegrityError("could not find a free slug")
 
 
-# Messages ------------------------------------------------------------------
+def is_room_admin(room: Room, user) -> bool:
+    return user.is_authenticated and room.created_by_id == user.pk
+
+
+def rename_room(room: Room, user, name: str) -> Room:
+    if not is_room_admin(room, user):
+        raise NotAllowed("Only the room's admin can rename it.")
+    room.name = name
+    room.save(update_fields=["name"])
+    return room
+
+
+# Changes: every new, edited or deleted message and every reaction is one room change ----
+
+
+def _next_change(room_id: int, new_message: bool) -> tuple[int, int]:
+    """Take the room's next change number (and message number); call inside a transaction.
+
+    On SQLite the IMMEDIATE transaction holds the write lock, on PostgreSQL the
+    UPDATE holds the room's row lock until commit, so both counters are
+    gap-free and unique per room.
+    """
+    bump = {"last_change": F("last_change") + 1, "last_activity_at": timezone.now()}
+    if new_message:
+        bump["last_seq"] = F("last_seq") + 1
+    Room.objects.filter(pk=room_id).update(**bump)
+    return Room.objects.filter(pk=room_id).values_list("last_seq", "last_change").get()
 
 
 @dataclass(frozen=True)
@@ -53,35 +91,146 @@ class PostResult:
 
 
 def post_message(room: Room, author, body: str, client_id: uuid.UUID | None = None) -> PostResult:
-    """Store a message with the room's next sequence number.
-
-    The sequence bump and the insert share one transaction: on SQLite the
-    IMMEDIATE transaction holds the write lock, on PostgreSQL the UPDATE holds
-    the room's row lock, so sequences are gap-free and unique per room.
-    A repeated (author, client_id) returns the stored message instead.
-    """
+    """Store a message with the room's next numbers; a repeated (author, client_id) returns the stored one."""
     if client_id is not None:
         existing = _existing(author, client_id)
         if existing is not None:
             return PostResult(existing, created=False)
     try:
         with transaction.atomic():
-            now = timezone.now()
-            Room.objects.filter(pk=room.pk).update(last_seq=F("last_seq") + 1, last_activity_at=now)
-            seq = Room.objects.filter(pk=room.pk).values_list("last_seq", flat=True).get()
-            message = Message.objects.create(room=room, author=author, body=body, seq=seq, client_id=client_id)
+            seq, change = _next_change(room.pk, new_message=True)
+            message = Message.objects.create(
+                room=room, author=author, body=body, seq=seq, created_change=change, change=change, client_id=client_id
+            )
+            message.mentions.set(mentioned_users(body))
     except IntegrityError:
         existing = _existing(author, client_id) if client_id is not None else None
         if existing is None:
             raise
         return PostResult(existing, created=False)
-    message.room = room
-    message.author = author
-    return PostResult(message, created=True)
+    Membership.objects.update_or_create(user=author, room=room, defaults={"last_read_seq": seq})
+    return PostResult(with_display(Message.objects.filter(pk=message.pk))[0], created=True)
 
 
 def _existing(author, client_id: uuid.UUID) -> Message | None:
-    return Message.objects.select_related("author", "room").filter(author=author, client_id=client_id).first()
+    found = with_display(Message.objects.filter(author=author, client_id=client_id))
+    return found[0] if found else None
+
+
+def mentioned_users(body: str) -> list:
+    names = {name.rstrip(".") for name in MENTION.findall(body)}
+    return list(get_user_model().objects.filter(username__in=names)) if names else []
+
+
+def get_message(room: Room, message_id: int) -> Message:
+    try:
+        return Message.objects.select_related("room").get(room=room, pk=message_id)
+    except (Message.DoesNotExist, ValueError, TypeError):
+        raise NotAllowed("That message does not exist.") from None
+
+
+def _touch(message: Message, **fields) -> Message:
+    """Save changes to a message as the room's next change."""
+    with transaction.atomic():
+        _, change = _next_change(message.room_id, new_message=False)
+        fields["change"] = change
+        Message.objects.filter(pk=message.pk).update(**fields)
+    return with_display(Message.objects.filter(pk=message.pk))[0]
+
+
+def edit_message(message: Message, user, body: str) -> Message:
+    if message.author_id != user.pk:
+        raise NotAllowed("You can only edit your own messages.")
+    if message.deleted_at is not None:
+        raise NotAllowed("That message was deleted.")
+    if timezone.now() - message.created_at > EDIT_WINDOW:
+        raise NotAllowed("Messages can only be edited for 24 hours.")
+    with transaction.atomic():
+        message.mentions.set(mentioned_users(body))
+        return _touch(message, body=body, edited_at=timezone.now())
+
+
+def delete_message(message: Message, user) -> Message:
+    if message.author_id != user.pk and not is_room_admin(message.room, user):
+        raise NotAllowed("Only the author or the room's admin can delete a message.")
+    if message.deleted_at is not None:
+        return with_display(Message.objects.filter(pk=message.pk))[0]
+    with transaction.atomic():
+        message.mentions.clear()
+        message.reactions.all().delete()
+        return _touch(message, body="", deleted_at=timezone.now())
+
+
+def toggle_reaction(message: Message, user, emoji: str) -> Message:
+    if emoji not in REACTIONS:
+        raise NotAllowed("That reaction is not offered.")
+    if message.deleted_at is not None:
+        raise NotAllowed("That message was deleted.")
+    with transaction.atomic():
+        removed, _ = Reaction.objects.filter(message=message, user=user, emoji=emoji).delete()
+        if not removed:
+            Reaction.objects.create(message=message, user=user, emoji=emoji)
+        return _touch(message)
+
+
+# Reading -------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Part:
+    """A piece of a message body: plain text, or a mention of a user."""
+
+    text: str
+    user_id: int | None = None
+
+
+@dataclass(frozen=True)
+class ReactionCount:
+    emoji: str
+    count: int
+    names: str
+    user_ids: str
+
+
+def with_display(queryset) -> list[Message]:
+    """Messages with what their partial shows: author, body parts with mentions, reaction counts."""
+    messages = list(
+        queryset.select_related("author", "room").prefetch_related(
+            "mentions", Prefetch("reactions", queryset=Reaction.objects.select_related("user").order_by("pk"))
+        )
+    )
+    for message in messages:
+        message.parts = body_parts(message.body, {user.username: user.pk for user in message.mentions.all()})
+        message.mention_ids = " ".join(str(user.pk) for user in message.mentions.all())
+        message.reaction_counts = reaction_counts(message.reactions.all())
+    return messages
+
+
+def body_parts(body: str, mentioned: dict[str, int]) -> list[Part]:
+    parts, last = [], 0
+    for match in MENTION.finditer(body):
+        name = match.group(1).rstrip(".")
+        if name in mentioned:
+            parts.append(Part(body[last : match.start()]))
+            parts.append(Part(name, mentioned[name]))
+            last = match.start() + 1 + len(name)
+    parts.append(Part(body[last:]))
+    return [part for part in parts if part.text]
+
+
+def reaction_counts(reactions) -> list[ReactionCount]:
+    by_emoji: dict[str, list] = {emoji: [] for emoji in REACTIONS}
+    for reaction in reactions:
+        by_emoji[reaction.emoji].append(reaction.user)
+    return [
+        ReactionCount(
+            emoji,
+            len(users),
+            ", ".join(user.username for user in users),
+            " ".join(str(user.pk) for user in users),
+        )
+        for emoji, users in by_emoji.items()
+    ]
 
 
 def latest_messages(room: Room) -> tuple[list[Message], bool]:
@@ -91,49 +240,122 @@ def latest_messages(room: Room) -> tuple[list[Message], bool]:
 
 def messages_before(room: Room, before_id: int | None) -> tuple[list[Message], bool]:
     size = page_size()
-    qs = room.messages.select_related("author").order_by("-seq")
+    qs = Message.objects.filter(room=room).order_by("-seq")
     if before_id is not None:
         qs = qs.filter(pk__lt=before_id)
-    rows = list(qs[: size + 1])
+    rows = with_display(qs[: size + 1])
     has_older = len(rows) > size
     return list(reversed(rows[:size])), has_older
 
 
-def messages_after(room: Room, after_seq: int, limit: int | None = None) -> list[Message]:
-    qs = room.messages.select_related("author").filter(seq__gt=after_seq).order_by("seq")
-    if limit is not None:
-        qs = qs[:limit]
-    return list(qs)
+def changes_between(room_id: int, after_change: int, before_change: int | None = None, limit: int = 500):
+    """Messages whose latest change is in (after, before), in change order: what a page lacks."""
+    qs = Message.objects.filter(room_id=room_id, change__gt=after_change).order_by("change")
+    if before_change is not None:
+        qs = qs.filter(change__lt=before_change)
+    return with_display(qs[:limit])
 
 
-def messages_between(room_id: int, after_seq: int, before_seq: int) -> list[Message]:
-    """Messages strictly between two sequence numbers, in order: the gap to repair."""
-    return list(
-        Message.objects.select_related("author", "room")
-        .filter(room_id=room_id, seq__gt=after_seq, seq__lt=before_seq)
-        .order_by("seq")
+# Memberships, unread counts and the sidebar ------------------------------------
+
+
+def open_room(room: Room, user) -> int:
+    """The user opens a room: it joins their sidebar, read up to now. Returns what they had read before."""
+    membership, created = Membership.objects.get_or_create(
+        user=user, room=room, defaults={"last_read_seq": room.last_seq}
     )
+    previous = room.last_seq if created else membership.last_read_seq
+    if not created and membership.last_read_seq < room.last_seq:
+        Membership.objects.filter(pk=membership.pk).update(last_read_seq=room.last_seq)
+    return previous
 
 
-# Rendering: one template per thing on screen, the same for page and socket --
+def mark_read_up_to(user_id: int, room_id: int, change: int) -> None:
+    """The user's page showed the room up to this change: the messages created by then are read."""
+    seq = Message.objects.filter(room_id=room_id, created_change__lte=change).aggregate(seq=Max("seq"))["seq"]
+    if seq:
+        Membership.objects.filter(user_id=user_id, room_id=room_id, last_read_seq__lt=seq).update(last_read_seq=seq)
 
 
-def render_message_frame(messages: list[Message]) -> str:
-    """Socket frame appending messages to #chat-log and advancing the page's last seq."""
-    return render_to_string("chat/_message_frame.html", {"messages": messages, "last_seq": messages[-1].seq})
+@dataclass
+class SidebarRoom:
+    room: Room
+    unread: int
+    mentions: int
 
 
-def render_log_reset_frame(room: Room, messages: list[Message], has_older: bool) -> str:
-    """Socket frame replacing the whole log with the newest page (after a long absence)."""
-    return render_to_string(
-        "chat/_log_reset_frame.html",
-        {"room": room, "messages": messages, "has_older": has_older, "last_seq": messages[-1].seq},
-    )
+def sidebar(user) -> list[SidebarRoom]:
+    """The user's rooms, most recently active first, with unread messages and unread mentions."""
+    memberships = Membership.objects.filter(user=user).select_related("room").order_by("-room__last_activity_at")
+    rows = []
+    for membership in memberships:
+        unread = Message.objects.filter(
+            room=membership.room, seq__gt=membership.last_read_seq, deleted_at__isnull=True
+        ).exclude(author=user)
+        counts = unread.aggregate(unread=Count("pk"), mentions=Count("pk", filter=Q(mentions=user)))
+        rows.append(SidebarRoom(membership.room, counts["unread"], counts["mentions"]))
+    return rows
 
 
 def new_client_id() -> uuid.UUID:
     """A fresh id for each rendered composer: a retried send reuses it, a new message gets a new one."""
     return uuid.uuid4()
+
+
+# Socket frames: rendered once, from the partials the page uses ------------------
+
+
+def render_new_message_frame(message: Message) -> str:
+    """Live frame of a new message: appended to #chat-log."""
+    return render_changes([message], after_change=message.change - 1)
+
+
+def render_update_frame(message: Message) -> str:
+    """Live frame of a changed message: replaces it where it is shown."""
+    return render_changes([message], after_change=message.change)
+
+
+def render_changes(messages: list[Message], after_change: int) -> str:
+    """Messages a page lacks after `after_change`: new ones appended, changed ones replaced."""
+    return render_to_string(
+        "chat/_changes_frame.html",
+        {
+            "new": [m for m in messages if m.created_change > after_change],
+            "changed": [m for m in messages if m.created_change <= after_change],
+            "last_change": max(m.change for m in messages),
+        },
+    )
+
+
+def catch_up(room_id: int, claimed_change: int) -> tuple[str, int]:
+    """What a (re)connected page is missing after `claimed_change`, as one frame.
+
+    Returns the frame ('' if nothing is missing) and the change the page shows
+    afterwards. A page that missed more than a page of new messages gets the
+    newest page instead, with its "load older" control.
+    """
+    room = Room.objects.get(pk=room_id)
+    claimed_change = min(claimed_change, room.last_change)
+    new = Message.objects.filter(room_id=room_id, created_change__gt=claimed_change).count()
+    if new > page_size():
+        latest, has_older = latest_messages(room)
+        frame = render_to_string(
+            "chat/_log_reset_frame.html",
+            {"room": room, "messages": latest, "has_older": has_older, "last_change": room.last_change},
+        )
+        return frame, room.last_change
+    missing = changes_between(room_id, claimed_change)
+    if not missing:
+        return "", claimed_change
+    return render_changes(missing, claimed_change), missing[-1].change
+
+
+def gap_frame(room_id: int, after_change: int, before_change: int) -> tuple[str, int]:
+    """The changes a live socket skipped, as one frame, and the newest of them."""
+    missing = changes_between(room_id, after_change, before_change)
+    if not missing:
+        return "", after_change
+    return render_changes(missing, after_change), missing[-1].change
 
 
 def render_composer(room: Room) -> str:
@@ -147,36 +369,21 @@ def render_error(error: str) -> str:
     return render_to_string("chat/_composer_error.html", {"error": error, "oob": True})
 
 
-# Catch-up and gap repair -----------------------------------------------------
+def typing_text(names: list[str]) -> str:
+    names = sorted(names, key=str.casefold)
+    if not names:
+        return ""
+    if len(names) == 1:
+        return f"{names[0]} is typing…"
+    if len(names) <= 3:
+        return f"{', '.join(names[:-1])} and {names[-1]} are typing…"
+    return "Several people are typing…"
 
 
-def catch_up(room_id: int, claimed_seq: int) -> tuple[str, int]:
-    """What a (re)connected page is missing after `claimed_seq`, as one frame.
-
-    Returns the frame ('' if nothing is missing) and the sequence number the
-    page shows afterwards. A page that missed more than a page of messages gets
-    the newest page instead, with its "load older" control.
-    """
-    room = Room.objects.get(pk=room_id)
-    claimed_seq = min(claimed_seq, room.last_seq)
-    missing = messages_after(room, claimed_seq, limit=page_size() + 1)
-    if not missing:
-        return "", claimed_seq
-    if len(missing) > page_size():
-        latest, has_older = latest_messages(room)
-        return render_log_reset_frame(room, latest, has_older), latest[-1].seq
-    return render_message_frame(missing), missing[-1].seq
-
-
-def gap_frame(room_id: int, after_seq: int, before_seq: int) -> tuple[str, int]:
-    """The messages a live socket skipped, as one frame, and the newest of them."""
-    missing = messages_between(room_id, after_seq, before_seq)
-    if not missing:
-        return "", after_seq
-    return render_message_frame(missing), missing[-1].seq
-
-
-def frames_after(room_id: int, after_seq: int, limit: int = 500) -> list[tuple[int, str]]:
-    """Each message after a sequence number as its own live frame (to refill after a layer outage)."""
-    messages = Message.objects.select_related("author").filter(room_id=room_id, seq__gt=after_seq).order_by("seq")
-    return [(message.seq, render_message_frame([message])) for message in messages[:limit]]
+def socket_state(room: Room, user) -> tuple[dict[int, list[int]], dict[int, tuple[str, str]]]:
+    """What a socket tracks for its sidebar: unread counts per room, and the rooms' names and slugs."""
+    rows = sidebar(user)
+    counts = {row.room.pk: [0, 0] if row.room.pk == room.pk else [row.unread, row.mentions] for row in rows}
+    names = {row.room.pk: (row.room.name, row.room.slug) for row in rows}
+    names[room.pk] = (room.name, room.slug)
+    return counts, names

@@ -8,4 +8,8 @@ urlpatterns = [
     path("", views.index, name="index"),
     path("chat/<str:slug>/", views.room, name="room"),
     path("chat/<str:slug>/history/", views.history, name="history"),
+    path("chat/<str:slug>/messages/<int:pk>/", views.message, name="message"),
+    path("chat/<str:slug>/messages/<int:pk>/edit/", views.edit_message, name="edit_message"),
+    path("chat/<str:slug>/messages/<int:pk>/delete/", views.delete_message, name="delete_message"),
+    path("me.css", views.user_css, name="user_css"),
 ]

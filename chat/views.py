@@ -1,13 +1,14 @@
 from django.contrib.auth import login
 from django.contrib.auth.decorators import login_required
 from django.contrib.auth.views import LoginView
-from django.http import HttpRequest, HttpResponse
+from django.http import Http404, HttpRequest, HttpResponse, HttpResponseForbidden
 from django.shortcuts import get_object_or_404, redirect, render
-from django.views.decorators.http import require_http_methods
+from django.views.decorators.http import require_http_methods, require_POST
 
 from . import limits, services
-from .forms import RoomForm, SignUpForm
-from .models import Room
+from .fanout import USER_READ, change_event, publish_from_sync, room_group, user_group
+from .forms import MessageForm, RoomForm, SignUpForm
+from .models import Message, Room
 
 
 @require_http_methods(["GET", "POST"])
@@ -53,17 +54,33 @@ def index(request: HttpRequest) -> HttpResponse:
 
 
 @login_required
+@require_http_methods(["GET", "POST"])
 def room(request: HttpRequest, slug: str) -> HttpResponse:
     room = get_object_or_404(Room, slug=slug)
+    rename_form = RoomForm(request.POST or None, room=room, initial={"name": room.name}, prefix="rename")
+    if request.method == "POST":
+        if not services.is_room_admin(room, request.user):
+            return HttpResponseForbidden("Only the room's admin can rename it.")
+        if rename_form.is_valid():
+            services.rename_room(room, request.user, rename_form.cleaned_data["name"])
+            return redirect(room)
+    read_before = services.open_room(room, request.user)
+    publish_from_sync(user_group(request.user.pk), {"type": USER_READ, "user": request.user.pk, "room": room.pk})
     messages, has_older = services.latest_messages(room)
+    rooms = services.sidebar(request.user)
     context = {
         "room": room,
         "messages": messages,
         "has_older": has_older,
-        "last_seq": messages[-1].seq if messages else 0,
+        "first_unread": next((m.pk for m in messages if m.seq > read_before and m.author_id != request.user.pk), None),
+        "last_change": room.last_change,
         "client_id": services.new_client_id(),
+        "sidebar": rooms,
+        "total_unread": sum(item.unread for item in rooms if item.room.pk != room.pk),
+        "is_admin": services.is_room_admin(room, request.user),
+        "rename_form": rename_form,
     }
-    return render(request, "chat/room.html", context)
+    return render(request, "chat/room.html", context, status=400 if rename_form.errors else 200)
 
 
 @login_required
@@ -75,3 +92,70 @@ def history(request: HttpRequest, slug: str) -> HttpResponse:
         return HttpResponse("A numeric 'before' is required.", status=400)
     messages, has_older = services.messages_before(room, before_id=before)
     return render(request, "chat/_history.html", {"room": room, "messages": messages, "has_older": has_older})
+
+
+def _message_or_404(room: Room, pk: int):
+    found = services.with_display(Message.objects.filter(room=room, pk=pk))
+    if not found:
+        raise Http404("No such message.")
+    return found[0]
+
+
+def _publish_change(message) -> None:
+    frame = services.render_update_frame(message)
+    publish_from_sync(room_group(message.room_id), change_event(message.room_id, message, frame, new=False))
+
+
+@login_required
+def message(request: HttpRequest, slug: str, pk: int) -> HttpResponse:
+    """One message as everyone sees it (used to cancel an edit)."""
+    room = get_object_or_404(Room, slug=slug)
+    return render(request, "chat/_message.html", {"message": _message_or_404(room, pk)})
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def edit_message(request: HttpRequest, slug: str, pk: int) -> HttpResponse:
+    room = get_object_or_404(Room, slug=slug)
+    message = _message_or_404(room, pk)
+    form = MessageForm(request.POST or None, initial={"message": message.body})
+    error = ""
+    if request.method == "POST" and form.is_valid():
+        try:
+            message = services.edit_message(message, request.user, form.cleaned_data["message"])
+        except services.NotAllowed as refusal:
+            error = str(refusal)
+        else:
+            _publish_change(message)
+            return render(request, "chat/_message.html", {"message": message})
+    if request.method == "GET" and message.author_id != request.user.pk:
+        error = "You can only edit your own messages."
+    error = error or next((str(e[0]) for e in form.errors.values()), "")
+    status = 403 if error and request.method == "GET" else (400 if error else 200)
+    return render(request, "chat/_message_edit.html", {"message": message, "error": error}, status=status)
+
+
+@login_required
+@require_POST
+def delete_message(request: HttpRequest, slug: str, pk: int) -> HttpResponse:
+    room = get_object_or_404(Room, slug=slug)
+    try:
+        message = services.delete_message(_message_or_404(room, pk), request.user)
+    except services.NotAllowed as refusal:
+        return HttpResponseForbidden(str(refusal))
+    _publish_change(message)
+    return render(request, "chat/_message.html", {"message": message})
+
+
+@login_required
+def user_css(request: HttpRequest) -> HttpResponse:
+    """Per-reader styling of messages rendered once for everyone: own, mentioning me, my reactions."""
+    admin_rooms = Room.objects.filter(created_by=request.user).values_list("pk", flat=True)
+    response = render(
+        request,
+        "chat/user.css",
+        {"user_id": request.user.pk, "admin_rooms": list(admin_rooms)},
+        content_type="text/css; charset=utf-8",
+    )
+    response["Cache-Control"] = "private, no-cache"
+    return response

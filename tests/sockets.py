@@ -25,8 +25,7 @@ async def open_socket(slug: str, user=None, origin: bytes | None = ORIGIN, catch
     communicator = WebsocketCommunicator(application, f"/ws/chat/{slug}/", headers=headers)
     connected, code = await communicator.connect()
     if connected and user is not None and catch_up is not None:
-        status = await communicator.receive_from()
-        assert 'id="connection-status"' in status
+        await receive_until(communicator, 'id="connection-status"')  # presence may come first
         await communicator.send_to(text_data=catch_up_frame(catch_up))
     return communicator, connected, code
 
@@ -47,8 +46,8 @@ def send_frame(body: str, client_id: str | None = None) -> str:
     return htmx_frame({"client_id": client_id or str(uuid.uuid4()), "message": body}, "chat-form")
 
 
-def catch_up_frame(last_seq: int) -> str:
-    return htmx_frame({"last_seq": str(last_seq)}, "catch-up")
+def catch_up_frame(last_change: int) -> str:
+    return htmx_frame({"last_change": str(last_change)}, "catch-up")
 
 
 async def receive_until(communicator, needle: str, timeout: float = 3) -> str:

@@ -63,7 +63,7 @@ async def test_a_stale_live_frame_is_not_shown_twice(make_user, room):
     alice = await sync_to_async(make_user)("alice")
     message = (await sync_to_async(services.post_message)(room, alice, "already here")).message
     a, _, _ = await open_socket(room.slug, alice, catch_up=1)
-    frame = await sync_to_async(services.render_message_frame)([message])
+    frame = await sync_to_async(services.render_new_message_frame)(message)
     from chat.fanout import get_hub
 
     await get_hub().deliver(room.pk, 1, frame)  # a late copy of seq 1
@@ -82,7 +82,7 @@ form_frames = st.fixed_dictionaries(
     optional={
         "message": field_values,
         "client_id": st.one_of(st.uuids().map(str), field_values),
-        "last_seq": st.one_of(st.integers().map(str), field_values),
+        "last_change": st.one_of(st.integers().map(str), field_values),
         "HEADERS": st.one_of(json_values, st.just({"HX-Trigger": "chat-form"}), st.just({"HX-Trigger": "catch-up"})),
         "extra": json_values,
     },
@@ -155,4 +155,4 @@ def test_frames_from_the_ws_extension_are_understood():
 
     fields = parse_frame(htmx_frame({"client_id": "x", "message": "hi"}, "chat-form"), None)
     assert frame_action(fields) == "chat-form"
-    assert frame_action(parse_frame(htmx_frame({"last_seq": "3"}, "catch-up"), None)) == "catch-up"
+    assert frame_action(parse_frame(htmx_frame({"last_change": "3"}, "catch-up"), None)) == "catch-up"

@@ -116,7 +116,7 @@ def test_an_idle_socket_on_the_redis_layer_stays_open(live_db, live_dir):
 
         async def idle_then_talk():
             async with chat_socket(server, session, slug) as ws:
-                await ws.send(json.dumps({"last_seq": "0", "HEADERS": {"HX-Trigger": "catch-up"}}))
+                await ws.send(json.dumps({"last_change": "0", "HEADERS": {"HX-Trigger": "catch-up"}}))
                 frames: list[str] = []
 
                 async def read():  # as a browser does, so heartbeats do not back up

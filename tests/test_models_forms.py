@@ -98,9 +98,9 @@ def test_same_client_id_stores_one_message(make_user):
 def test_room_seq_must_be_unique(make_user):
     user = make_user()
     room = services.create_room("A", user)
-    Message.objects.create(room=room, author=user, body="a", seq=1)
+    Message.objects.create(room=room, author=user, body="a", seq=1, created_change=1, change=1)
     with pytest.raises(IntegrityError):
-        Message.objects.create(room=room, author=user, body="b", seq=1)
+        Message.objects.create(room=room, author=user, body="b", seq=1, created_change=2, change=2)
 
 
 def test_rooms_are_listed_most_recently_active_first(make_user):

@@ -88,7 +88,7 @@ async def socket_for(client: Client, slug: str):
     headers.append((b"cookie", f"sessionid={client.cookies['sessionid'].value}".encode()))
     communicator = WebsocketCommunicator(application, f"/ws/chat/{slug}/", headers=headers)
     assert (await communicator.connect())[0]
-    await communicator.receive_from()  # status
+    await receive_until(communicator, 'id="connection-status"')
     await communicator.send_to(text_data=catch_up_frame(0))
     return communicator
 
