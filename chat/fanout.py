@@ -44,6 +44,10 @@ GROUP_REFRESH_SECONDS = 3600
 RESUBSCRIBE_DELAYS = (0.1, 0.25, 0.5, 1.0, 2.0)
 TYPING_SECONDS = 4.0
 PRESENCE_REFRESH_SECONDS = 5.0
+# Joins and leaves within this window are recorded and shown together: a
+# thousand reconnecting sockets cost a few presence updates, not a thousand.
+PRESENCE_DEBOUNCE_SECONDS = 0.3
+PRESENCE_SHOWN = 100
 
 
 class LocalSocket(Protocol):
@@ -108,6 +112,7 @@ class Hub:
         self.typing: dict[int, dict[int, tuple[str, float]]] = defaultdict(dict)  # room -> user -> (name, until)
         self.presence = presence_store(self.process_id)
         self.presence_shown: dict[int, list[str]] = {}
+        self.presence_pending: dict[str, set[int]] = {"record": set(), "show": set()}
         self.room_names: dict[int, tuple[str, str]] = {}
         self.channel = ""
         self.subscribed = asyncio.Event()
@@ -240,7 +245,7 @@ class Hub:
                 TYPING_SECONDS + 0.05, lambda: asyncio.ensure_future(self._show_typing(event["room"]))
             )
         elif kind == ROOM_PRESENCE:
-            await self._show_presence(event["room"])
+            self._soon("show", event["room"])
         elif kind == USER_SIGNED_OUT:
             for socket in list(self.users.get(event["user"], ())):
                 await socket.recheck_sign_in()
@@ -311,12 +316,29 @@ class Hub:
     def _local_presence(self, room_id: int) -> Counter:
         return Counter((socket.user_id, socket.username) for socket in self.viewers.get(room_id, ()))
 
+    def _soon(self, kind: str, room_id: int) -> None:
+        """Record ("record") or show ("show") a room's presence after the debounce window."""
+        pending = self.presence_pending[kind]
+        if not pending:
+            asyncio.get_running_loop().call_later(
+                PRESENCE_DEBOUNCE_SECONDS, lambda: asyncio.ensure_future(self._flush_presence(kind))
+            )
+        pending.add(room_id)
+
+    async def _flush_presence(self, kind: str) -> None:
+        rooms, self.presence_pending[kind] = self.presence_pending[kind], set()
+        for room_id in rooms:
+            if kind == "show":
+                await self._show_presence(room_id)
+                continue
+            try:
+                await self.presence.publish(room_id, self._local_presence(room_id))
+            except Exception:
+                logger.warning("could not record presence in room %s", room_id, exc_info=True)
+            await self.publish(room_group(room_id), {"type": ROOM_PRESENCE, "room": room_id})
+
     async def _presence_changed(self, room_id: int) -> None:
-        try:
-            await self.presence.publish(room_id, self._local_presence(room_id))
-        except Exception:
-            logger.warning("could not record presence in room %s", room_id, exc_info=True)
-        await self.publish(room_group(room_id), {"type": ROOM_PRESENCE, "room": room_id})
+        self._soon("record", room_id)
 
     async def _show_presence(self, room_id: int, only_if_changed: bool = False) -> None:
         if room_id not in self.viewers:
@@ -329,7 +351,9 @@ class Hub:
         if only_if_changed and self.presence_shown.get(room_id) == names:
             return
         self.presence_shown[room_id] = names
-        frame = render_to_string("chat/_presence.html", {"names": names, "oob": True})
+        frame = render_to_string(
+            "chat/_presence.html", {"names": names[:PRESENCE_SHOWN], "more": len(names) - PRESENCE_SHOWN, "oob": True}
+        )
         for socket in list(self.viewers.get(room_id, ())):
             await socket.send_frame(frame)
 
