@@ -1,7 +1,7 @@
 """Who is in a room now: counted by sockets, shared through Redis when there is one.
 
 Each process records its own sockets' users per room. With Redis, every entry
-carries an expiry that its process keeps pushing forward; a process that dies
+carries an expiry time that its process keeps pushing forward; a process that dies
 stops doing so and its users drop out within ENTRY_TTL seconds.
 """
 
@@ -29,33 +29,43 @@ class LocalPresence:
 
 
 class RedisPresence:
-    """Several processes: a sorted set per room of "process|user|name", scored by expiry."""
+    """Several processes: a hash per room of "process|user|name" -> expiry time."""
 
     def __init__(self, process_id: str) -> None:
         import redis.asyncio
 
         self.process_id = process_id
         self.redis = redis.asyncio.Redis.from_url(settings.REDIS_URL, socket_timeout=2, socket_connect_timeout=2)
+        self.published: dict[int, set[str]] = {}
 
     def key(self, room_id: int) -> str:
         return f"chat:presence:{room_id}"
 
     async def publish(self, room_id: int, users: Counter) -> None:
         """Replace this process's entries for a room with its current users, expiring ENTRY_TTL from now."""
-        key, prefix = self.key(room_id), f"{self.process_id}|"
+        key = self.key(room_id)
+        fields = {f"{self.process_id}|{user}|{name}" for user, name in users}
+        gone = self.published.get(room_id, set()) - fields
         async with self.redis.pipeline(transaction=True) as pipe:
-            pipe.zremrangebylex(key, f"[{prefix}", f"[{prefix}\xff")
-            expires = time.time() + ENTRY_TTL
-            if users:
-                pipe.zadd(key, {f"{prefix}{user}|{name}": expires for user, name in users})
+            if gone:
+                pipe.hdel(key, *gone)
+            if fields:
+                expires = str(time.time() + ENTRY_TTL)
+                pipe.hset(key, mapping=dict.fromkeys(fields, expires))
             pipe.expire(key, int(ENTRY_TTL) + 5)
             await pipe.execute()
+        if fields:
+            self.published[room_id] = fields
+        else:
+            self.published.pop(room_id, None)
 
     async def names(self, room_id: int, local: Counter) -> list[str]:
-        key = self.key(room_id)
-        await self.redis.zremrangebyscore(key, "-inf", time.time())
-        entries = await self.redis.zrange(key, 0, -1)
-        names = {entry.decode().split("|", 2)[2] for entry in entries}
+        key, now = self.key(room_id), time.time()
+        entries = {field.decode(): float(expiry) for field, expiry in (await self.redis.hgetall(key)).items()}
+        expired = [field for field, expiry in entries.items() if expiry < now]
+        if expired:
+            await self.redis.hdel(key, *expired)
+        names = {field.split("|", 2)[2] for field, expiry in entries.items() if expiry >= now}
         return sorted(names | {name for _, name in local}, key=str.casefold)
 
 
