@@ -51,8 +51,13 @@ test-sqlite: venv
 test-postgres: venv
 	DATABASE_URL=$(PG_URL) $(BIN)/pytest -m "not browser"
 
-bench: venv services
-	$(BIN)/python -m bench.run
+# Fan-out benchmarks (bench/README.md): `make bench`, `make bench ARGS=--quick`, `make bench ARGS="--json out.json"`.
+# Each run starts and stops its own Redis on a free port; only redis-server must be installed.
+ARGS ?=
+bench: venv
+	@command -v redis-server >/dev/null || (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq redis-server)
+	$(BIN)/pip install --quiet --disable-pip-version-check -r bench/requirements.txt
+	$(BIN)/python -m bench.run $(ARGS)
 
 vendor:
 	npm ci && npm run vendor

@@ -1,0 +1,1 @@
+"""Benchmarks of the chat's fan-out: `python -m bench.run` (see bench/README.md)."""
