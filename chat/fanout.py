@@ -124,30 +124,44 @@ class Hub:
         rooms = set(self.viewers) | set(self.watchers)
         return [*map(room_group, rooms), *map(user_group, self.users)]
 
+    def _listened_rooms(self, socket: LocalSocket) -> set[int]:
+        return {socket.room_id, *socket.sidebar_counts}
+
     async def join(self, socket: LocalSocket, room_names: dict[int, tuple[str, str]]) -> None:
         """Add a socket; returns once this process listens to its rooms, so catch-up cannot miss anything."""
         self._start()
         await self.subscribed.wait()
-        before = set(self._groups())
         self.room_names.update(room_names)
+        new_groups = [
+            room_group(room_id)
+            for room_id in self._listened_rooms(socket)
+            if room_id not in self.viewers and room_id not in self.watchers
+        ]
+        if socket.user_id not in self.users:
+            new_groups.append(user_group(socket.user_id))
         self.viewers[socket.room_id].add(socket)
         for room_id in socket.sidebar_counts:
             self.watchers[room_id].add(socket)
         self.users[socket.user_id].add(socket)
-        for group in set(self._groups()) - before:
+        for group in new_groups:
             await self._group_add(group)
         await self._presence_changed(socket.room_id)
 
     async def leave(self, socket: LocalSocket) -> None:
-        before = set(self._groups())
         for index, room_id in [(self.viewers, socket.room_id), *((self.watchers, r) for r in socket.sidebar_counts)]:
             index[room_id].discard(socket)
             if not index[room_id]:
                 del index[room_id]
         self.users[socket.user_id].discard(socket)
+        gone_groups = [
+            room_group(room_id)
+            for room_id in self._listened_rooms(socket)
+            if room_id not in self.viewers and room_id not in self.watchers
+        ]
         if not self.users[socket.user_id]:
             del self.users[socket.user_id]
-        for group in before - set(self._groups()):
+            gone_groups.append(user_group(socket.user_id))
+        for group in gone_groups:
             await self._group_discard(group)
         await self._presence_changed(socket.room_id)
 
