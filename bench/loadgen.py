@@ -27,6 +27,7 @@ from urllib.parse import quote
 WS_GUID = b"258EAFA5-E914-47DA-95CA-C5AB0DC85B11"
 # One message inside a frame: its room sequence number and the send time the body starts with.
 ARTICLE = re.compile(rb'data-seq="(\d+)".*?class="message-body">t=([0-9.]+) ', re.S)
+FIRST_ID = re.compile(rb'id="([\w-]+)"')
 STATUS = b'id="connection-status"'
 COMPOSER = b'<form id="chat-form"'
 ERROR = b'id="composer-error"'
@@ -86,6 +87,12 @@ async def poll(done: Callable[[], bool], limit: float, period: float = 0.02) -> 
             break
         await asyncio.sleep(period)
     return done()
+
+
+def frame_kind(payload: bytes) -> str:
+    """What a frame without messages is, by the id of its first element (presence, connection-status...)."""
+    found = FIRST_ID.search(payload, 0, 200)
+    return found.group(1).decode(errors="replace") if found else "other"
 
 
 def ms(seconds: float | None) -> float | None:
@@ -263,6 +270,7 @@ class Load:
     errors: int = 0
     error_samples: list[str] = field(default_factory=list)
     close_codes: Counter = field(default_factory=Counter)
+    other_frames: Counter = field(default_factory=Counter)  # frames without messages, by kind
     next_index: int = 0
 
     # Receiving -----------------------------------------------------------------------
@@ -309,7 +317,9 @@ class Load:
         if items:
             for seq, sent in items:
                 self.record(sock, seq, sent, now)
-        elif STATUS in payload:
+            return
+        self.other_frames[frame_kind(payload)] += 1
+        if STATUS in payload:
             if not sock.opened.done():
                 sock.send_catch_up()
                 sock.opened.set_result(None)

@@ -6,6 +6,7 @@ import asyncio
 import math
 import os
 import time
+from collections import Counter
 from dataclasses import asdict, dataclass
 from typing import Any
 
@@ -18,9 +19,9 @@ P99_LIMIT_MS = 250.0
 # down from the first step if that one fails already.
 LADDER_FULL = (1_000, 2_000, 5_000, 10_000, 20_000, 40_000, 80_000, 160_000)
 LADDER_QUICK = (1_000, 3_000, 10_000, 30_000, 100_000)
-LADDER_DOWN = (500, 250, 100)
+LADDER_DOWN = (500, 200)
 MAX_SAMPLES = 10_000
-GIVE_UP_SECONDS = 2.0  # a step stops sending (and fails) once a delivery or a reply is this late (or half the step)
+GIVE_UP_SECONDS = 1.0  # a step stops sending (and fails) once a delivery or a reply is this late (or half the step)
 NOISY_CPU = 10.0  # % of a core used by processes outside the bench: flagged in the notes
 LIGHT_CPU = 25.0  # % of a core: a step this light skips the next one (10,000/s is never skipped)
 WARM_UP_DELIVERIES = 1_000  # per second, for one step before each ladder (first connections, caches)
@@ -255,7 +256,8 @@ def ladder_row(ctx: Context, scenario: str, sockets: int, result: dict) -> dict:
         notes.append(f"p99 at 10,000/s: {result['at_10k']['p99']} ms")
     failure = result["first_failure"]
     if failure is not None:
-        notes.append(f"failed at {failure['target']}/s: p99 {failure['p99']} ms, lost {failure['lost']}")
+        late = f", {failure['lost']} not delivered within the step's drain" if failure["lost"] else ""
+        notes.append(f"failed at {failure['target']}/s: p99 {failure['p99']} ms{late}")
     if best["client_cpu"] > 90:
         notes.append(f"client CPU {best['client_cpu']:.0f}%: client-bound")
     noisy = max(step["others_cpu"] for step in result["steps"])
@@ -301,21 +303,35 @@ async def spread(ctx: Context, sizes: Sizes) -> dict:
 # Idle -------------------------------------------------------------------------------------
 
 
-async def idle(ctx: Context, sizes: Sizes) -> dict:
-    """RSS per idle socket and CPU at rest (heartbeats included)."""
-    processes = len(ctx.stack.ports)
-    warm = await connect(ctx, len(ctx.rooms) * processes, sizes)  # imports and templates loaded everywhere
+def frames_since(ctx: Context, before: Counter) -> Counter:
+    """Frames without messages the sockets got since `before` (a copy of load.other_frames), by kind."""
+    return ctx.load.other_frames - before
+
+
+def describe_frames(frames: Counter) -> str:
+    return ", ".join(f"{count:,} {kind}" for kind, count in frames.most_common(3)) or "none"
+
+
+async def warm_up_rooms(ctx: Context, sizes: Sizes) -> None:
+    """One socket per room and process, opened and closed: imports, templates and connections are warm."""
+    warm = await connect(ctx, len(ctx.rooms) * len(ctx.stack.ports), sizes)
     await asyncio.sleep(sizes.idle_settle / 3)
     ctx.load.close_all(warm)
     await asyncio.sleep(sizes.idle_settle / 2)
+
+
+async def idle(ctx: Context, sizes: Sizes) -> dict:
+    """RSS per idle socket and CPU at rest (heartbeats included)."""
+    await warm_up_rooms(ctx, sizes)
     servers = {role: pid for role, pid in ctx.stack.pids.items() if role != "redis"}
     before = {role: usage(pid).rss_kib for role, pid in servers.items()}
-    began = time.monotonic()
+    frames_before, began = Counter(ctx.load.other_frames), time.monotonic()
     sockets, errors = await ctx.load.open_many(
         ((ctx.target(i), 0) for i in range(sizes.idle_sockets)), sizes.connect_concurrency
     )
     connect_seconds = time.monotonic() - began
     await asyncio.sleep(sizes.idle_settle)
+    connecting_frames, frames_before = frames_since(ctx, frames_before), Counter(ctx.load.other_frames)
     window = Window(measured_pids(ctx)).open()
     sampler = asyncio.create_task(sample_until_cancelled(window))
     try:
@@ -323,13 +339,14 @@ async def idle(ctx: Context, sizes: Sizes) -> dict:
     finally:
         sampler.cancel()
     measured = split_usage(window.close())
-    after = {role: usage(pid).rss_kib for role, pid in servers.items()}
-    grown = sum(after[role] - before[role] for role in servers)
-    per_socket = grown / max(len(sockets), 1)
+    resting_frames = frames_since(ctx, frames_before)
+    per_socket = sum(usage(pid).rss_kib - before[role] for role, pid in servers.items()) / max(len(sockets), 1)
     still_open = sum(s.is_open for s in sockets)
     notes = [
         f"{per_socket:.1f} KiB RSS per socket",
         f"opened {len(sockets)} in {connect_seconds:.1f} s ({len(sockets) / connect_seconds:.0f}/s)",
+        f"frames sent while they connected: {describe_frames(connecting_frames)}",
+        f"at rest: {describe_frames(resting_frames)}",
     ]
     if measured["others_cpu"] > NOISY_CPU:
         notes.append(f"other processes used {measured['others_cpu']:.0f}% CPU meanwhile")
@@ -342,6 +359,8 @@ async def idle(ctx: Context, sizes: Sizes) -> dict:
         rss_kib_per_socket=round(per_socket, 1),
         rss_before_mib={role: round(v / 1024, 1) for role, v in before.items()},
         connect_per_second=round(len(sockets) / connect_seconds),
+        frames_while_connecting=dict(connecting_frames),
+        frames_at_rest=dict(resting_frames),
         notes="; ".join(notes),
         **measured,
     )
@@ -374,7 +393,7 @@ async def storm(ctx: Context, sizes: Sizes) -> dict:
     load = ctx.load
     writers, claims, failed_first = await storm_prepare(ctx, sizes)
     load.goals = await ctx.room_ends()  # each returning socket must get at least this far
-    base = load.reset_window()
+    base, frames_before = load.reset_window(), Counter(load.other_frames)
     window = Window(measured_pids(ctx)).open()
     # Light live traffic meanwhile; with the backlog it stays under a page (50), so no log reset is due.
     live = asyncio.create_task(load.send_at_rate(writers, 2.0, sizes.storm_limit + 30))
@@ -386,6 +405,7 @@ async def storm(ctx: Context, sizes: Sizes) -> dict:
             sock.reached_at = time.time()
     await poll(lambda: all(s.reached_at is not None for s in back), sizes.storm_limit)
     measured = split_usage(window.close())
+    frames = frames_since(ctx, frames_before)
     await asyncio.sleep(2.0)
     live.cancel()
     ends = await settle(ctx, sizes)
@@ -394,6 +414,7 @@ async def storm(ctx: Context, sizes: Sizes) -> dict:
         f"{len(times)}/{len(back)} caught up in {times[-1] / 1000:.2f} s" if times else "none caught up",
         f"handshakes done in {opened_in:.2f} s",
         f"{sizes.storm_backlog} missed messages per room",
+        f"frames without messages meanwhile: {describe_frames(frames)}",
     ]
     if measured["others_cpu"] > NOISY_CPU:
         notes.append(f"other processes used {measured['others_cpu']:.0f}% CPU meanwhile")
@@ -410,6 +431,7 @@ async def storm(ctx: Context, sizes: Sizes) -> dict:
         lost=load.lost_since_claimed(ends, back),
         dup=load.dups - base[0],
         missing_examples=load.missing_examples(ends),
+        frames_while_reconnecting=dict(frames),
         notes="; ".join(notes),
         **measured,
     )
