@@ -307,28 +307,31 @@ class Load:
         return data[pos:]
 
     def on_text(self, sock: Socket, payload: bytes, now: float) -> None:
-        items = self.parsed.get(payload)
-        if items is None:
+        """One frame: the server may have joined several (messages, the sender's composer, status...) in it."""
+        parsed = self.parsed.get(payload)
+        if parsed is None:
             items = tuple((int(seq), float(sent)) for seq, sent in ARTICLE.findall(payload))
+            composers = payload.count(COMPOSER)
+            # Every composer holds an empty error element; the rest are error fragments.
+            parsed = (items, STATUS in payload, composers, payload.count(ERROR) - composers)
             if items:
                 if len(self.parsed) >= PARSED_CACHE_SIZE:
                     self.parsed.clear()
-                self.parsed[payload] = items
-        if items:
-            for seq, sent in items:
-                self.record(sock, seq, sent, now)
-            return
-        self.other_frames[frame_kind(payload)] += 1
-        if STATUS in payload:
-            if not sock.opened.done():
-                sock.send_catch_up()
-                sock.opened.set_result(None)
-        elif payload.startswith(COMPOSER):
-            sock.acks += 1
-            self.acks += 1
-        elif ERROR in payload:
-            sock.errors += 1
-            self.errors += 1
+                self.parsed[payload] = parsed
+        items, status, acks, errors = parsed
+        for seq, sent in items:
+            self.record(sock, seq, sent, now)
+        if not items:
+            self.other_frames[frame_kind(payload)] += 1
+        if status and not sock.opened.done():
+            sock.send_catch_up()
+            sock.opened.set_result(None)
+        if acks:
+            sock.acks += acks
+            self.acks += acks
+        if errors > 0:
+            sock.errors += errors
+            self.errors += errors
             if len(self.error_samples) < 5:
                 self.error_samples.append(payload[:300].decode(errors="replace"))
 

@@ -10,11 +10,10 @@ from typing import Any
 from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncWebsocketConsumer
 from django.conf import settings
-from django.template.loader import render_to_string
 
 from . import limits, services
 from .accounts import session_is_signed_in
-from .fanout import ROOM_TYPING, change_event, get_hub, room_group
+from .fanout import ROOM_TYPING, Hub, change_event, get_hub, live_status_frame, room_group
 from .forms import CatchUpForm, MessageForm
 from .models import Room
 
@@ -30,6 +29,9 @@ CLOSE_TOO_MANY_SOCKETS = 4429
 # Live frames held while the socket catches up or repairs a gap; past this the
 # socket drops them and refills from the database instead.
 MAX_PENDING_FRAMES = 1000
+# Frames queued for a page that the writer has not sent yet. More means the
+# process is far behind: the page is refilled from the database in one frame.
+MAX_OUTBOX_FRAMES = 100
 
 # What a frame asks for: the id of the ws-send form that sent it, or an
 # "action" field (hx-vals) on the smaller controls.
@@ -55,16 +57,23 @@ class ChatConsumer(AsyncWebsocketConsumer):
     room_id: int = 0
     user_id: int = 0
     username: str = ""
+    hub: Hub
     sidebar_counts: dict[int, list[int]]
-    # Newest room change this page shows; until the page has told us (catch-up)
-    # live frames wait in `pending`.
+    # Newest room change this page shows (once the outbox is written); until the
+    # page has told us (catch-up), live frames wait in `pending`.
     synced_change: int = 0
     pending: list[tuple[int, str]] | None = None
     fell_behind = False
+    # Frames for the writer (fanout.Hub), and the change the page had when it last wrote them.
+    outbox: list[str]
+    written_change: int = 0
+    # Bumped when the outbox is dropped: a gap repair begun before then starts over.
+    resets: int = 0
 
     async def connect(self) -> None:
         # Accept first, then refuse with a 4xxx code: a refused handshake looks
         # like 1006 to the browser, which the ws extension retries forever.
+        self.outbox = []
         await self.accept()
         user = self.scope.get("user")
         if user is None or not user.is_authenticated:
@@ -80,17 +89,18 @@ class ChatConsumer(AsyncWebsocketConsumer):
             return
         self.user_id, self.username, self.room_id = user.pk, user.get_username(), room.pk
         self.sidebar_counts, room_names = await database_sync_to_async(services.socket_state)(room, user)
-        self.pending = []
+        self.pending, self.hub = [], hub
         self.room = room
         await hub.join(self, room_names)
-        await self.send(text_data=render_to_string("chat/_status.html", {"state": "live", "oob": True}))
+        await self.reply(live_status_frame())
 
     async def disconnect(self, code: int) -> None:
         if self.room is not None:
             self.room = None
-            await get_hub().leave(self)
-            if self.synced_change:  # the page showed everything up to here
-                await database_sync_to_async(services.mark_read_up_to)(self.user_id, self.room_id, self.synced_change)
+            self.outbox = []
+            await self.hub.leave(self)
+            if self.written_change:  # the page was sent everything up to here
+                await database_sync_to_async(services.mark_read_up_to)(self.user_id, self.room_id, self.written_change)
 
     # Frames from the page ----------------------------------------------------
 
@@ -101,7 +111,7 @@ class ChatConsumer(AsyncWebsocketConsumer):
             await self.sign_out()
             return
         if not await limits.allow_frame(self.user_id):
-            await self.send(text_data=services.render_error("You are sending too fast. Wait a moment and try again."))
+            await self.reply(services.render_error("You are sending too fast. Wait a moment and try again."))
             return
         try:
             data = parse_frame(text_data, bytes_data)
@@ -115,7 +125,7 @@ class ChatConsumer(AsyncWebsocketConsumer):
             else:
                 await self.post(data)
         except (FrameError, services.NotAllowed) as error:
-            await self.send(text_data=services.render_error(str(error)))
+            await self.reply(services.render_error(str(error)))
 
     async def post(self, data: dict[str, Any]) -> None:
         form = MessageForm(data)
@@ -125,11 +135,11 @@ class ChatConsumer(AsyncWebsocketConsumer):
             form.cleaned_data["message"], form.cleaned_data["client_id"]
         )
         if created:
-            await get_hub().publish(room_group(self.room_id), change_event(self.room_id, message, frame, new=True))
+            await self.hub.publish(room_group(self.room_id), change_event(self.room_id, message, frame, new=True))
         else:
             # A retried send: already stored and broadcast; show it here if this page lacks it.
-            await self.deliver(message.change, frame)
-        await self.send(text_data=services.render_composer(self.room))
+            self.offer(message.change, frame)
+        await self.reply(services.render_composer(self.room))
 
     def _store(self, body: str, client_id):
         result = services.post_message(self.room, self.scope["user"], body, client_id)
@@ -138,7 +148,7 @@ class ChatConsumer(AsyncWebsocketConsumer):
     async def change_message(self, action: str, data: dict[str, Any]) -> None:
         message = await database_sync_to_async(self._change)(action, data)
         frame = await database_sync_to_async(services.render_update_frame)(message)
-        await get_hub().publish(room_group(self.room_id), change_event(self.room_id, message, frame, new=False))
+        await self.hub.publish(room_group(self.room_id), change_event(self.room_id, message, frame, new=False))
 
     def _change(self, action: str, data: dict[str, Any]):
         message = services.get_message(self.room, data.get("message_id"))
@@ -148,7 +158,7 @@ class ChatConsumer(AsyncWebsocketConsumer):
 
     async def typing(self) -> None:
         event = {"type": ROOM_TYPING, "room": self.room_id, "user": self.user_id, "name": self.username}
-        await get_hub().publish(room_group(self.room_id), event)
+        await self.hub.publish(room_group(self.room_id), event)
 
     async def catch_up(self, data: dict[str, Any]) -> None:
         if self.pending is None or self.synced_change:
@@ -157,23 +167,23 @@ class ChatConsumer(AsyncWebsocketConsumer):
         if not form.is_valid():
             raise FrameError(first_error(form))
         claimed = form.cleaned_data["last_change"] or 0
-        frame, synced = await database_sync_to_async(services.catch_up)(self.room_id, claimed)
-        await self.apply_catch_up(self.synced_change, frame, synced)
+        frame, synced = await self.hub.catch_up(self.room_id, claimed)
+        self.apply_catch_up(self.synced_change, frame, synced)
 
-    async def apply_catch_up(self, from_change: int, frame: str, synced: int) -> None:
-        """Send a catch-up computed from `from_change`, unless this socket moved on meanwhile."""
+    def apply_catch_up(self, from_change: int, frame: str, synced: int) -> None:
+        """Queue a catch-up computed from `from_change`, unless this socket moved on meanwhile."""
         if self.synced_change != from_change:
             return
-        if frame:
-            await self.send(text_data=frame)
         self.synced_change = max(self.synced_change, synced)
+        if frame:
+            self.push(frame)
         if self.pending is not None:
-            await self.drain()
+            self.drain()
 
     # Live frames from the hub ------------------------------------------------
 
-    async def deliver(self, change: int, frame: str) -> None:
-        """Send a room frame unless this page has it; repair the gap if some are missing."""
+    def offer(self, change: int, frame: str) -> None:
+        """Queue a room frame unless this page has it; repair the gap if some are missing."""
         if self.pending is not None:
             if len(self.pending) < MAX_PENDING_FRAMES:
                 self.pending.append((change, frame))
@@ -184,36 +194,39 @@ class ChatConsumer(AsyncWebsocketConsumer):
             return
         if change == self.synced_change + 1:
             self.synced_change = change
-            await self.send(text_data=frame)
+            self.push(frame)
             return
         self.pending = [(change, frame)]
         self._repair = asyncio.create_task(self.repair_gap(change))
 
     async def repair_gap(self, up_to: int | None) -> None:
-        """Send from the database what this page lacks before `up_to` (or everything newer)."""
+        """Queue from the database what this page lacks before `up_to` (or everything newer)."""
         while self.room is not None:
-            after = self.synced_change
+            resets, after = self.resets, self.synced_change
             try:
                 if up_to is None:
-                    frame, newest = await database_sync_to_async(services.catch_up)(self.room_id, after)
+                    frame, newest = await self.hub.catch_up(self.room_id, after)
                 else:
                     frame, newest = await database_sync_to_async(services.gap_frame)(self.room_id, after, up_to)
-                break
             except Exception:  # the database is unreachable: live frames keep waiting
                 logger.warning("gap repair failed for room %s; retrying", self.room_id, exc_info=True)
                 await asyncio.sleep(1)
+                continue
+            if resets == self.resets:
+                break
+            up_to = None  # the outbox was dropped meanwhile: fill in from where the page is now
         else:
             return
         if frame:
-            await self.send(text_data=frame)
             self.synced_change = newest
-        await self.drain()
+            self.push(frame)
+        self.drain()
 
     @property
     def catching_up(self) -> bool:
         return self.pending is not None
 
-    async def drain(self) -> None:
+    def drain(self) -> None:
         buffered, self.pending = self.pending or [], None
         if self.fell_behind:  # frames were dropped: the database has them all
             self.fell_behind = False
@@ -221,19 +234,48 @@ class ChatConsumer(AsyncWebsocketConsumer):
             self._repair = asyncio.create_task(self.repair_gap(None))
             return
         for index, (change, frame) in enumerate(buffered):
-            await self.deliver(change, frame)
+            self.offer(change, frame)
             if self.pending is not None:  # a gap repair started: it takes the rest
                 self.pending.extend(buffered[index + 1 :])
                 return
 
-    async def send_frame(self, frame: str) -> None:
-        await self.send(text_data=frame)
+    # Writing -----------------------------------------------------------------
+
+    def push(self, frame: str) -> None:
+        """Queue a frame; the hub's writer sends it with whatever else is queued for this page."""
+        outbox = self.outbox
+        if not outbox:
+            self.hub.wake_writer(self)
+        outbox.append(frame)
+        if len(outbox) > MAX_OUTBOX_FRAMES:
+            self.drop_outbox()
+
+    async def write_outbox(self) -> None:
+        frames, self.outbox = self.outbox, []
+        self.written_change = self.synced_change
+        if frames:
+            await self.send(text_data=frames[0] if len(frames) == 1 else "".join(frames))
+
+    async def reply(self, frame: str) -> None:
+        """A frame for this page alone (its composer, an error): sent now, after what was queued before it."""
+        self.outbox.append(frame)
+        await self.write_outbox()
+
+    def drop_outbox(self) -> None:
+        """This page is too far behind: forget what is queued and refill it from the database."""
+        logger.info("socket in room %s fell %s frames behind; refilling it", self.room_id, len(self.outbox))
+        self.outbox = []
+        self.synced_change = self.written_change
+        self.resets += 1
+        if self.pending is None:
+            self.pending = []
+            self._repair = asyncio.create_task(self.repair_gap(None))
+        self.hub.restore(self)
 
     # Who is on the other end -------------------------------------------------
 
     async def signed_in(self) -> bool:
-        session_key = self.scope["session"].session_key
-        return await database_sync_to_async(session_is_signed_in)(session_key, self.user_id)
+        return await database_sync_to_async(session_is_signed_in)(self.scope["session_key"], self.user_id)
 
     async def recheck_sign_in(self) -> None:
         """The user signed out or was deactivated somewhere: close this socket if it was that session."""
@@ -244,7 +286,7 @@ class ChatConsumer(AsyncWebsocketConsumer):
         await self.refuse("You have been signed out. Reload the page to sign in again.", CLOSE_UNAUTHENTICATED)
 
     async def refuse(self, reason: str, code: int) -> None:
-        await self.send(text_data=services.render_error(reason))
+        await self.reply(services.render_error(reason))
         await self.disconnect(code)
         await self.close(code=code)
 
