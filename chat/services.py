@@ -10,7 +10,8 @@ from datetime import timedelta
 from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.db import IntegrityError, transaction
-from django.db.models import Count, F, Max, Prefetch, Q
+from django.db.models import Count, F, Max, OuterRef, Prefetch, Subquery
+from django.db.models.functions import Coalesce
 from django.template.loader import render_to_string
 from django.utils import timezone
 from django.utils.text import slugify
@@ -91,30 +92,31 @@ class PostResult:
 
 
 def post_message(room: Room, author, body: str, client_id: uuid.UUID | None = None) -> PostResult:
-    """Store a message with the room's next numbers; a repeated (author, client_id) returns the stored one."""
-    if client_id is not None:
-        existing = _existing(author, client_id)
-        if existing is not None:
-            return PostResult(existing, created=False)
+    """Store a message with the room's next numbers; a repeated (author, client_id) returns the stored one.
+
+    A new message comes back ready to render (author, room, mentions, no reactions yet)
+    without being read back: this runs for every message sent.
+    """
+    mentioned = mentioned_users(body)
     try:
         with transaction.atomic():
             seq, change = _next_change(room.pk, new_message=True)
             message = Message.objects.create(
                 room=room, author=author, body=body, seq=seq, created_change=change, change=change, client_id=client_id
             )
-            message.mentions.set(mentioned_users(body))
+            if mentioned:
+                message.mentions.add(*mentioned)
+            # Under the room's lock, so a later message's seq is never overwritten by an earlier one.
+            is_member = Membership.objects.filter(user=author, room=room).update(last_read_seq=seq)
     except IntegrityError:
-        existing = _existing(author, client_id) if client_id is not None else None
-        if existing is None:
+        existing = with_display(Message.objects.filter(author=author, client_id=client_id)) if client_id else None
+        if not existing:
             raise
-        return PostResult(existing, created=False)
-    Membership.objects.update_or_create(user=author, room=room, defaults={"last_read_seq": seq})
-    return PostResult(with_display(Message.objects.filter(pk=message.pk))[0], created=True)
-
-
-def _existing(author, client_id: uuid.UUID) -> Message | None:
-    found = with_display(Message.objects.filter(author=author, client_id=client_id))
-    return found[0] if found else None
+        return PostResult(existing[0], created=False)
+    if not is_member:
+        Membership.objects.get_or_create(user=author, room=room, defaults={"last_read_seq": seq})
+    add_display(message, mentioned, reactions=[])
+    return PostResult(message, created=True)
 
 
 def mentioned_users(body: str) -> list:
@@ -200,10 +202,15 @@ def with_display(queryset) -> list[Message]:
         )
     )
     for message in messages:
-        message.parts = body_parts(message.body, {user.username: user.pk for user in message.mentions.all()})
-        message.mention_ids = " ".join(str(user.pk) for user in message.mentions.all())
-        message.reaction_counts = reaction_counts(message.reactions.all())
+        add_display(message, message.mentions.all(), message.reactions.all())
     return messages
+
+
+def add_display(message: Message, mentioned, reactions) -> None:
+    """What the message partial shows besides the fields: body parts with mentions, mention ids, reaction counts."""
+    message.parts = body_parts(message.body, {user.username: user.pk for user in mentioned})
+    message.mention_ids = " ".join(str(user.pk) for user in mentioned)
+    message.reaction_counts = reaction_counts(reactions)
 
 
 def body_parts(body: str, mentioned: dict[str, int]) -> list[Part]:
@@ -285,16 +292,23 @@ class SidebarRoom:
 
 
 def sidebar(user) -> list[SidebarRoom]:
-    """The user's rooms, most recently active first, with unread messages and unread mentions."""
-    memberships = Membership.objects.filter(user=user).select_related("room").order_by("-room__last_activity_at")
-    rows = []
-    for membership in memberships:
-        unread = Message.objects.filter(
-            room=membership.room, seq__gt=membership.last_read_seq, deleted_at__isnull=True
-        ).exclude(author=user)
-        counts = unread.aggregate(unread=Count("pk"), mentions=Count("pk", filter=Q(mentions=user)))
-        rows.append(SidebarRoom(membership.room, counts["unread"], counts["mentions"]))
-    return rows
+    """The user's rooms, most recently active first, with unread messages and unread mentions (one query)."""
+    unread = Message.objects.filter(
+        room=OuterRef("room"), seq__gt=OuterRef("last_read_seq"), deleted_at__isnull=True
+    ).exclude(author=user)
+    memberships = (
+        Membership.objects.filter(user=user)
+        .select_related("room")
+        .annotate(unread=_count(unread), mentions=_count(unread.filter(mentions=user)))
+        .order_by("-room__last_activity_at")
+    )
+    return [SidebarRoom(m.room, m.unread, m.mentions) for m in memberships]
+
+
+def _count(messages) -> Coalesce:
+    """COUNT(*) of a correlated subquery, as an annotation."""
+    counted = messages.order_by().values("room").annotate(n=Count("pk")).values("n")
+    return Coalesce(Subquery(counted), 0)
 
 
 def new_client_id() -> uuid.UUID:
