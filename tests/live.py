@@ -14,7 +14,6 @@ import uuid
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-DAPHNE = str(Path(sys.executable).with_name("daphne"))
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = [
     "--headless",
@@ -72,7 +71,9 @@ class Daphne:
         log = open(self.log_path, "ab")
         self.process = subprocess.Popen(
             [
-                DAPHNE,
+                sys.executable,
+                "-m",
+                "project.serve",
                 "-b",
                 "127.0.0.1",
                 "-p",
