@@ -445,7 +445,13 @@ STACKS_OF = {
     "idle": ("app-memory-1proc", "app-redis-1proc", "app-redis-2proc"),
     "storm": ("app-memory-1proc", "app-redis-1proc", "app-redis-2proc"),
 }
-OPTIONAL_STACKS_OF = {"fanout": ("app-redis-2proc-2cores",), "spread": ("app-redis-2proc-2cores",)}
+SERVER_VARIANTS = ("app-redis-1proc-asyncio", "app-redis-1proc-uvicorn")
+OPTIONAL_STACKS_OF = {
+    "fanout": ("app-redis-2proc-2cores", *SERVER_VARIANTS),
+    "spread": ("app-redis-2proc-2cores", *SERVER_VARIANTS),
+    "idle": SERVER_VARIANTS,
+    "storm": SERVER_VARIANTS,
+}
 ROOMS_OF = {
     "fanout": lambda sizes: 1,
     "spread": lambda sizes: sizes.spread_rooms,

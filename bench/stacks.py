@@ -12,7 +12,7 @@ from pathlib import Path
 
 from . import fixtures
 from .loadgen import Load, Target, message_body
-from .procs import CLIENT_CORE, SERVER_CORE, Procs, bare_argv, daphne_argv, free_port, redis_argv
+from .procs import CLIENT_CORE, SERVER_CORE, UVICORN_LIB, Procs, bare_argv, free_port, redis_argv, server_argv
 
 
 @dataclass(frozen=True)
@@ -22,6 +22,7 @@ class StackSpec:
     processes: int = 1
     redis: bool = False
     cores: tuple[int, ...] = (SERVER_CORE,)  # server i runs on cores[i % len(cores)]
+    server: str = "daphne"  # see procs.SERVERS
 
     @property
     def django(self) -> bool:
@@ -38,6 +39,9 @@ STACKS = {
         StackSpec("app-redis-2proc", "app", processes=2, redis=True),
         # Not in the default plan: the second server shares the load generator's core.
         StackSpec("app-redis-2proc-2cores", "app", processes=2, redis=True, cores=(SERVER_CORE, CLIENT_CORE)),
+        # Not in the default plan either: the same app served otherwise.
+        StackSpec("app-redis-1proc-asyncio", "app", redis=True, server="daphne-asyncio"),
+        StackSpec("app-redis-1proc-uvicorn", "app", redis=True, server="uvicorn"),
     )
 }
 APPLICATIONS = {"app": "project.asgi:application", "classic": "bench.classic.asgi:application"}
@@ -107,9 +111,10 @@ def running(bench: Bench, spec: StackSpec, heartbeat: float = 15) -> Iterator[St
             if spec.kind == "bare":
                 argv = bare_argv(port, bench.frame_bytes)
             else:
-                argv = daphne_argv(port, APPLICATIONS[spec.kind])
+                argv = server_argv(spec.server, port, APPLICATIONS[spec.kind])
             core = spec.cores[index % len(spec.cores)]
-            started.append(bench.procs.start(f"{spec.kind}-{index}", port, argv, env, core))
+            proc_env = {**env, "PYTHONPATH": str(UVICORN_LIB)} if spec.server == "uvicorn" else env
+            started.append(bench.procs.start(f"{spec.kind}-{index}", port, argv, proc_env, core))
         bench.procs.wait_listening(started)
         servers = [proc for proc in started if proc.role != "redis"]
         redis = [proc for proc in started if proc.role == "redis"]
