@@ -23,9 +23,7 @@ migrate: venv
 
 # Local development defaults (DEBUG on, SQLite, in-memory layer) unless the environment says otherwise.
 run: migrate
-	DJANGO_DEBUG=$${DJANGO_DEBUG:-1} $(BIN)/python -m project.serve -b $(HOST) -p $(PORT) \
-	  --websocket_timeout -1 --websocket-max-message-size 65536 --websocket-max-frame-size 65536 \
-	  project.asgi:application
+	DJANGO_DEBUG=$${DJANGO_DEBUG:-1} $(BIN)/python -m project.serve -b $(HOST) -p $(PORT) project.asgi:application
 
 # Redis and PostgreSQL, started (or installed) when missing.
 services:

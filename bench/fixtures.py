@@ -15,7 +15,7 @@ BACKEND = "django.contrib.auth.backends.ModelBackend"
 DROPPED_VARIABLES = {"DATABASE_URL", "REDIS_URL", "DJANGO_SETTINGS_MODULE", "CHAT_HEARTBEAT_SECONDS"}
 
 
-def server_env(db_path: Path, secret_key: str, redis_url: str = "", heartbeat: float = 15) -> dict[str, str]:
+def server_env(db_path: Path, secret_key: str, redis_url: str = "") -> dict[str, str]:
     """Environment of every server (and of this process): production settings, flood control out of the way."""
     env = {k: v for k, v in os.environ.items() if k not in DROPPED_VARIABLES}
     env.update(
@@ -25,7 +25,6 @@ def server_env(db_path: Path, secret_key: str, redis_url: str = "", heartbeat: f
             "DJANGO_SECRET_KEY": secret_key,
             "DJANGO_ALLOWED_HOSTS": "127.0.0.1,localhost",
             "DATABASE_URL": f"sqlite:///{db_path}",
-            "CHAT_HEARTBEAT_SECONDS": str(heartbeat),
             "CHAT_RATE_PER_SECOND": "100000",
             "CHAT_RATE_BURST": "100000",
             "CHAT_MAX_SOCKETS_PER_USER": "100000",

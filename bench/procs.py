@@ -161,8 +161,11 @@ def server_argv(server: str, port: int, application: str) -> list[str]:
     if server == "uvicorn":
         options = ["--loop", "uvloop", "--ws", "websockets", "--ws-max-size", "65536", "--no-access-log"]
         return [sys.executable, "-m", "uvicorn", "--host", "127.0.0.1", "--port", str(port), *options, application]
-    launcher = [sys.executable, "-m", "project.serve"] if server == "daphne" else [DAPHNE]
-    return [*launcher, "-b", "127.0.0.1", "-p", str(port), "--websocket_timeout", "-1", application]
+    if server == "daphne":  # as `make run`: its options are project/serve.py's
+        return [sys.executable, "-m", "project.serve", "-b", "127.0.0.1", "-p", str(port), application]
+    from project.serve import DEFAULTS  # the same options on daphne's own loop
+
+    return [DAPHNE, "-b", "127.0.0.1", "-p", str(port), *DEFAULTS, application]
 
 
 def bare_argv(port: int, frame_bytes: int) -> list[str]:

@@ -61,8 +61,8 @@ class Bench:
     def db_path(self) -> Path:
         return self.directory / "bench.sqlite3"
 
-    def env(self, redis_url: str = "", heartbeat: float = 15) -> dict[str, str]:
-        return fixtures.server_env(self.db_path, self.secret_key, redis_url, heartbeat)
+    def env(self, redis_url: str = "") -> dict[str, str]:
+        return fixtures.server_env(self.db_path, self.secret_key, redis_url)
 
 
 @contextmanager
@@ -96,7 +96,7 @@ class Stack:
 
 
 @contextmanager
-def running(bench: Bench, spec: StackSpec, heartbeat: float = 15) -> Iterator[Stack]:
+def running(bench: Bench, spec: StackSpec) -> Iterator[Stack]:
     """Start a stack's processes (servers on the server core); stop them on exit, whatever happens."""
     started = []
     try:
@@ -105,7 +105,7 @@ def running(bench: Bench, spec: StackSpec, heartbeat: float = 15) -> Iterator[St
             port = free_port()
             started.append(bench.procs.start("redis", port, redis_argv(port), bench.env()))
             redis_url = f"redis://127.0.0.1:{port}/0"
-        env = bench.env(redis_url, heartbeat)
+        env = bench.env(redis_url)
         for index in range(spec.processes):
             port = free_port()
             if spec.kind == "bare":

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from importlib import import_module
+
 from channels.db import database_sync_to_async
 from django.conf import settings
 from django.contrib.auth import BACKEND_SESSION_KEY, HASH_SESSION_KEY, SESSION_KEY, get_user_model, load_backend
@@ -11,7 +13,6 @@ from django.db.models.signals import post_save
 from django.dispatch import receiver
 from django.http.cookie import parse_cookie
 from django.utils.crypto import constant_time_compare
-from django.utils.module_loading import import_string
 
 from .fanout import notify_signed_out
 
@@ -20,7 +21,7 @@ def session_user(session_key: str | None):
     """The active user this session signs in, decided as Django's own get_user does; None if there is none."""
     if not session_key:
         return None
-    session = import_string(settings.SESSION_ENGINE).SessionStore(session_key).load()
+    session = import_module(settings.SESSION_ENGINE).SessionStore(session_key).load()
     backend_path = session.get(BACKEND_SESSION_KEY)
     if SESSION_KEY not in session or backend_path not in settings.AUTHENTICATION_BACKENDS:
         return None

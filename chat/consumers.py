@@ -79,16 +79,16 @@ class ChatConsumer(AsyncWebsocketConsumer):
         if user is None or not user.is_authenticated:
             await self.close(code=CLOSE_UNAUTHENTICATED)
             return
-        room = await Room.objects.filter(slug=self.scope["url_route"]["kwargs"]["slug"]).afirst()
-        if room is None:
-            await self.close(code=CLOSE_UNKNOWN_ROOM)
-            return
         hub = get_hub()
         if hub.sockets_of(user.pk) >= settings.CHAT_MAX_SOCKETS_PER_USER:
             await self.refuse("Too many open chat tabs: close some and reload this one.", CLOSE_TOO_MANY_SOCKETS)
             return
+        slug = self.scope["url_route"]["kwargs"]["slug"]
+        room, self.sidebar_counts, room_names = await database_sync_to_async(services.socket_state)(slug, user)
+        if room is None:
+            await self.close(code=CLOSE_UNKNOWN_ROOM)
+            return
         self.user_id, self.username, self.room_id = user.pk, user.get_username(), room.pk
-        self.sidebar_counts, room_names = await database_sync_to_async(services.socket_state)(room, user)
         self.pending, self.hub = [], hub
         self.room = room
         await hub.join(self, room_names)
@@ -107,15 +107,17 @@ class ChatConsumer(AsyncWebsocketConsumer):
     async def receive(self, text_data: str | None = None, bytes_data: bytes | None = None) -> None:
         if self.room is None:
             return
-        if not await self.signed_in():
-            await self.sign_out()
-            return
         if not await limits.allow_frame(self.user_id):
             await self.reply(services.render_error("You are sending too fast. Wait a moment and try again."))
             return
         try:
             data = parse_frame(text_data, bytes_data)
             action = frame_action(data)
+            # Every frame re-checks the session, but a catch-up: it only reads what this
+            # socket is sent anyway, and signing out closes the socket on every process.
+            if action != CATCH_UP and not await self.signed_in():
+                await self.sign_out()
+                return
             if action == CATCH_UP:
                 await self.catch_up(data)
             elif action == TYPING:

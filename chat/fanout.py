@@ -25,6 +25,7 @@ backoff, then fills in from the database what the layer lost.
 from __future__ import annotations
 
 import asyncio
+import itertools
 import logging
 import time
 import uuid
@@ -57,6 +58,8 @@ PRESENCE_REFRESH_SECONDS = 5.0
 # thousand reconnecting sockets cost a few presence updates, not a thousand.
 PRESENCE_DEBOUNCE_SECONDS = 1.0
 PRESENCE_SHOWN = 100
+# Heartbeats go out a slice of the sockets at a time, not all at once.
+HEARTBEAT_SLICES = 10
 # The writer returns to the event loop after this many sockets: written frames
 # leave, and incoming messages move on and join the frames still to be written.
 # A pass over 1,000 sockets without a break holds the loop for ~80 ms and the
@@ -76,6 +79,7 @@ class LocalSocket(Protocol):
     catching_up: bool
     # room id -> [unread messages, unread mentions] for the sidebar
     sidebar_counts: dict[int, list[int]]
+    heartbeat_phase: int
 
     def offer(self, change: int, frame: str) -> None:
         """A room change: queue it unless the page has it (or repair a gap first)."""
@@ -145,6 +149,7 @@ class Hub:
         self.channel = ""
         self.subscribed = asyncio.Event()
         self.tasks: list[asyncio.Task] = []
+        self.joined = 0
         self.dirty: list[LocalSocket] = []  # sockets with something in their outbox
         self.writer: asyncio.Task | None = None
         # room -> claimed change -> (reusable until, the catch-up being computed or computed)
@@ -171,6 +176,8 @@ class Hub:
         ]
         if socket.user_id not in self.users:
             new_groups.append(user_group(socket.user_id))
+        socket.heartbeat_phase = self.joined % HEARTBEAT_SLICES
+        self.joined += 1
         self.viewers[socket.room_id].add(socket)
         for room_id in socket.sidebar_counts:
             self.watchers[room_id].add(socket)
@@ -431,57 +438,64 @@ class Hub:
 
     async def _flush_presence(self, kind: str) -> None:
         rooms, self.presence_pending[kind] = self.presence_pending[kind], set()
+        if kind == "show":
+            await self._show_presence(rooms)
+            return
+        try:
+            await self.presence.publish({room_id: self._local_presence(room_id) for room_id in rooms})
+        except Exception:
+            logger.warning("could not record presence in rooms %s", sorted(rooms), exc_info=True)
         for room_id in rooms:
-            if kind == "show":
-                await self._show_presence(room_id)
-                continue
-            try:
-                await self.presence.publish(room_id, self._local_presence(room_id))
-            except Exception:
-                logger.warning("could not record presence in room %s", room_id, exc_info=True)
             await self.publish(room_group(room_id), {"type": ROOM_PRESENCE, "room": room_id})
 
     async def _presence_changed(self, room_id: int) -> None:
         self._soon("record", room_id)
 
-    async def _show_presence(self, room_id: int, only_if_changed: bool = False) -> None:
-        if room_id not in self.viewers:
+    async def _show_presence(self, rooms: set[int] | list[int], only_if_changed: bool = False) -> None:
+        local = {room_id: self._local_presence(room_id) for room_id in rooms if room_id in self.viewers}
+        if not local:
             return
         try:
-            names = await self.presence.names(room_id, self._local_presence(room_id))
+            names_of = await self.presence.names(local)
         except Exception:
-            logger.warning("could not read presence in room %s", room_id, exc_info=True)
+            logger.warning("could not read presence in rooms %s", sorted(local), exc_info=True)
             return
-        if only_if_changed and self.presence_shown.get(room_id) == names:
-            return
-        self.presence_shown[room_id] = names
-        frame = render_to_string(
-            "chat/_presence.html", {"names": names[:PRESENCE_SHOWN], "more": len(names) - PRESENCE_SHOWN, "oob": True}
-        )
-        self.presence_frames[room_id] = frame
-        self.push_all(room_id, frame)
+        for room_id, names in names_of.items():
+            if room_id not in self.viewers or (only_if_changed and self.presence_shown.get(room_id) == names):
+                continue
+            self.presence_shown[room_id] = names
+            frame = render_to_string(
+                "chat/_presence.html",
+                {"names": names[:PRESENCE_SHOWN], "more": len(names) - PRESENCE_SHOWN, "oob": True},
+            )
+            self.presence_frames[room_id] = frame
+            self.push_all(room_id, frame)
 
     async def _refresh_presence(self) -> None:
         """Keep this process's entries alive, and notice other processes' users leaving or dying."""
         while True:
             await asyncio.sleep(PRESENCE_REFRESH_SECONDS)
-            for room_id in list(self.viewers):
-                try:
-                    await self.presence.publish(room_id, self._local_presence(room_id))
-                except Exception:
-                    logger.warning("could not refresh presence in room %s", room_id, exc_info=True)
-                await self._show_presence(room_id, only_if_changed=True)
+            rooms = list(self.viewers)
+            try:
+                await self.presence.publish({room_id: self._local_presence(room_id) for room_id in rooms})
+            except Exception:
+                logger.warning("could not refresh presence", exc_info=True)
+            await self._show_presence(rooms, only_if_changed=True)
 
     # Heartbeat ----------------------------------------------------------------
 
     async def _beat(self) -> None:
-        interval = settings.CHAT_HEARTBEAT_SECONDS
+        """Tell every page it is live once per heartbeat interval, a slice of the sockets at a time."""
+        tick = settings.CHAT_HEARTBEAT_SECONDS / HEARTBEAT_SLICES
         since_refresh = 0.0
-        while True:
-            await asyncio.sleep(interval)
-            since_refresh += interval
-            for room_id in list(self.viewers):
-                self.push_all(room_id, live_status_frame())
+        for beat in itertools.count():
+            await asyncio.sleep(tick)
+            since_refresh += tick
+            phase = beat % HEARTBEAT_SLICES
+            for sockets in list(self.viewers.values()):
+                for socket in sockets:
+                    if socket.heartbeat_phase == phase:
+                        socket.push(live_status_frame())
             if since_refresh >= GROUP_REFRESH_SECONDS and self.channel:
                 since_refresh = 0.0
                 for group in self._groups():

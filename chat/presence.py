@@ -21,15 +21,19 @@ class LocalPresence:
     def __init__(self, process_id: str) -> None:
         self.process_id = process_id
 
-    async def publish(self, room_id: int, users: Counter) -> None:
+    async def publish(self, rooms: dict[int, Counter]) -> None:
         """Nothing to share: `names` reads this process's own sockets."""
 
-    async def names(self, room_id: int, local: Counter) -> list[str]:
-        return sorted({name for _, name in local}, key=str.casefold)
+    async def names(self, rooms: dict[int, Counter]) -> dict[int, list[str]]:
+        return {room_id: sorted({name for _, name in local}, key=str.casefold) for room_id, local in rooms.items()}
 
 
 class RedisPresence:
-    """Several processes: a hash per room of "process|user|name" -> expiry time."""
+    """Several processes: a hash per room of "process|user|name" -> expiry time.
+
+    Every call covers many rooms in one round trip: a process refreshes all of
+    its rooms every few seconds.
+    """
 
     def __init__(self, process_id: str) -> None:
         import redis.asyncio
@@ -41,32 +45,47 @@ class RedisPresence:
     def key(self, room_id: int) -> str:
         return f"chat:presence:{room_id}"
 
-    async def publish(self, room_id: int, users: Counter) -> None:
-        """Replace this process's entries for a room with its current users, expiring ENTRY_TTL from now."""
-        key = self.key(room_id)
-        fields = {f"{self.process_id}|{user}|{name}" for user, name in users}
-        gone = self.published.get(room_id, set()) - fields
-        async with self.redis.pipeline(transaction=True) as pipe:
-            if gone:
-                pipe.hdel(key, *gone)
-            if fields:
-                expires = str(time.time() + ENTRY_TTL)
-                pipe.hset(key, mapping=dict.fromkeys(fields, expires))
-            pipe.expire(key, int(ENTRY_TTL) + 5)
+    async def publish(self, rooms: dict[int, Counter]) -> None:
+        """Replace this process's entries in each room with its current users, expiring ENTRY_TTL from now."""
+        expires = str(time.time() + ENTRY_TTL)
+        fields_of = {
+            room_id: {f"{self.process_id}|{user}|{name}" for user, name in users} for room_id, users in rooms.items()
+        }
+        async with self.redis.pipeline(transaction=False) as pipe:
+            for room_id, fields in fields_of.items():
+                key = self.key(room_id)
+                if gone := self.published.get(room_id, set()) - fields:
+                    pipe.hdel(key, *gone)
+                if fields:
+                    pipe.hset(key, mapping=dict.fromkeys(fields, expires))
+                pipe.expire(key, int(ENTRY_TTL) + 5)
             await pipe.execute()
-        if fields:
-            self.published[room_id] = fields
-        else:
-            self.published.pop(room_id, None)
+        for room_id, fields in fields_of.items():
+            if fields:
+                self.published[room_id] = fields
+            else:
+                self.published.pop(room_id, None)
 
-    async def names(self, room_id: int, local: Counter) -> list[str]:
-        key, now = self.key(room_id), time.time()
-        entries = {field.decode(): float(expiry) for field, expiry in (await self.redis.hgetall(key)).items()}
-        expired = [field for field, expiry in entries.items() if expiry < now]
+    async def names(self, rooms: dict[int, Counter]) -> dict[int, list[str]]:
+        """Everyone in each room: entries of every process that have not expired, and this process's own."""
+        now = time.time()
+        async with self.redis.pipeline(transaction=False) as pipe:
+            for room_id in rooms:
+                pipe.hgetall(self.key(room_id))
+            replies = await pipe.execute()
+        result, expired = {}, {}
+        for (room_id, local), reply in zip(rooms.items(), replies, strict=True):
+            entries = {field.decode(): float(expiry) for field, expiry in reply.items()}
+            if stale := [field for field, expiry in entries.items() if expiry < now]:
+                expired[self.key(room_id)] = stale
+            names = {field.split("|", 2)[2] for field, expiry in entries.items() if expiry >= now}
+            result[room_id] = sorted(names | {name for _, name in local}, key=str.casefold)
         if expired:
-            await self.redis.hdel(key, *expired)
-        names = {field.split("|", 2)[2] for field, expiry in entries.items() if expiry >= now}
-        return sorted(names | {name for _, name in local}, key=str.casefold)
+            async with self.redis.pipeline(transaction=False) as pipe:
+                for key, fields in expired.items():
+                    pipe.hdel(key, *fields)
+                await pipe.execute()
+        return result
 
 
 def presence_store(process_id: str) -> LocalPresence | RedisPresence:

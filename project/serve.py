@@ -1,5 +1,8 @@
-"""Serve the site: daphne on uvloop. `python -m project.serve [daphne's options] project.asgi:application`.
+"""Serve the site: daphne on uvloop, with the chat's socket options.
 
+    python -m project.serve -b 127.0.0.1 -p 8000 project.asgi:application
+
+Any of daphne's options may follow; those given win over the defaults below.
 daphne runs Twisted on an asyncio event loop that it creates when daphne.server
 is first imported; setting uvloop's policy before that makes it a uvloop loop.
 Writing frames to sockets is most of what a chat server does, and on uvloop
@@ -7,15 +10,27 @@ each write costs the event loop about half as much (bench/README.md).
 """
 
 import asyncio
+import sys
 
 import uvloop
+
+DEFAULTS = [
+    # Keep open tabs open: daphne's default closes every socket after a day.
+    "--websocket_timeout",
+    "-1",
+    # Frames over 64 KiB are dropped before they reach the application.
+    "--websocket-max-message-size",
+    "65536",
+    "--websocket-max-frame-size",
+    "65536",
+]
 
 
 def main() -> None:
     asyncio.set_event_loop_policy(uvloop.EventLoopPolicy())
     from daphne.cli import CommandLineInterface
 
-    CommandLineInterface.entrypoint()
+    CommandLineInterface().run([*DEFAULTS, *sys.argv[1:]])
 
 
 if __name__ == "__main__":

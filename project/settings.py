@@ -163,7 +163,7 @@ else:
 # Chat rules, tunable per deployment.
 CHAT_PAGE_SIZE = 50
 CHAT_MAX_FRAME_BYTES = 64 * 1024
-CHAT_HEARTBEAT_SECONDS = float(os.environ.get("CHAT_HEARTBEAT_SECONDS", "15"))
+CHAT_HEARTBEAT_SECONDS = float(os.environ.get("CHAT_HEARTBEAT_SECONDS", "20"))
 # Flood control: frames per user per second (token bucket, shared through Redis when configured).
 CHAT_RATE_PER_SECOND = float(os.environ.get("CHAT_RATE_PER_SECOND", "5"))
 CHAT_RATE_BURST = float(os.environ.get("CHAT_RATE_BURST", "10"))

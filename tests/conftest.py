@@ -1,10 +1,13 @@
+import asyncio
 import itertools
 
 import pytest
+from channels.db import database_sync_to_async
 from channels.layers import channel_layers
 from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.core.cache import cache
+from django.db import connections
 from django.test import Client
 from playwright.sync_api import sync_playwright
 
@@ -20,6 +23,15 @@ def fresh_channel_layer_and_cache():
     cache.clear()
     yield
     channel_layers.backends.clear()
+
+
+@pytest.fixture(scope="session", autouse=True)
+def close_kept_connections(django_db_setup, django_db_blocker):
+    """Sockets' database calls keep their connection (CONN_MAX_AGE) in asgiref's one
+    thread for them; close it before the test database is dropped."""
+    yield
+    with django_db_blocker.unblock():
+        asyncio.run(database_sync_to_async(connections.close_all)())
 
 
 @pytest.fixture
