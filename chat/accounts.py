@@ -45,6 +45,11 @@ def session_is_signed_in(session_key: str | None, user_id: int) -> bool:
     return user is not None and user.pk == user_id
 
 
+def session_key_of(scope) -> str | None:
+    cookie = b"; ".join(value for name, value in scope.get("headers", ()) if name == b"cookie")
+    return parse_cookie(cookie.decode("latin-1")).get(settings.SESSION_COOKIE_NAME)
+
+
 class SocketAuthMiddleware:
     """Puts the session key and the signed-in user (or AnonymousUser) into a socket's scope.
 
@@ -58,8 +63,7 @@ class SocketAuthMiddleware:
         self.inner = inner
 
     async def __call__(self, scope, receive, send):
-        cookie = b"".join(value for name, value in scope.get("headers", ()) if name == b"cookie")
-        session_key = parse_cookie(cookie.decode("latin-1")).get(settings.SESSION_COOKIE_NAME)
+        session_key = session_key_of(scope)
         user = await database_sync_to_async(session_user)(session_key)
         scope = {**scope, "session_key": session_key, "user": user or AnonymousUser()}
         return await self.inner(scope, receive, send)
