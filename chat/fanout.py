@@ -233,6 +233,7 @@ class Hub:
             await self._dispatch(event)
 
     def deliver(self, room_id: int, change: int, frame: str) -> None:
+        self.catch_ups.pop(room_id, None)  # a catch-up computed before this change is out of date
         for socket in self.viewers.get(room_id, ()):
             try:
                 socket.offer(change, frame)
@@ -344,7 +345,6 @@ class Hub:
     async def _dispatch(self, event: dict) -> None:
         kind = event.get("type")
         if kind == ROOM_CHANGE:
-            self.catch_ups.pop(event["room"], None)
             self.deliver(event["room"], event["change"], event["frame"])
             if "seq" in event:
                 self._count_unread(event)
@@ -365,6 +365,7 @@ class Hub:
 
     async def _fill_in(self) -> None:
         """After a layer outage: one catch-up per room and distinct sync point, shared by its sockets."""
+        self.catch_ups.clear()  # computed before the changes the layer lost
         for room_id, sockets in list(self.viewers.items()):
             by_change: dict[int, list[LocalSocket]] = defaultdict(list)
             for socket in sockets:

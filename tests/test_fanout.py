@@ -1,0 +1,67 @@
+"""The process's writer: frames queued together leave as one, and a page too far behind is refilled."""
+
+import re
+
+import pytest
+from asgiref.sync import sync_to_async
+
+from chat import services
+from chat.consumers import MAX_OUTBOX_FRAMES
+from chat.fanout import get_hub
+
+from .sockets import drain, open_socket
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+@pytest.fixture
+def room(make_user):
+    return services.create_room("Busy", make_user("owner"))
+
+
+def stored_unsent(room, author, count: int) -> list[tuple[int, str]]:
+    """Messages stored as a busy room would, with the frames the hub would carry; nothing is broadcast."""
+    frames = []
+    for i in range(1, count + 1):
+        message = services.post_message(room, author, f"busy {i}").message
+        frames.append((message.change, services.render_new_message_frame(message)))
+    return frames
+
+
+def bodies(frame: str) -> list[int]:
+    return [int(n) for n in re.findall(r'class="message-body">busy (\d+)<', frame)]
+
+
+async def test_changes_queued_before_the_writer_runs_reach_the_page_as_one_frame_in_order(make_user, room):
+    alice, bob = await sync_to_async(make_user)("alice"), await sync_to_async(make_user)("bob")
+    b, _, _ = await open_socket(room.slug, bob)
+    await drain(b)  # caught up on the empty room
+    frames = await sync_to_async(stored_unsent)(room, alice, 3)
+    hub = get_hub()
+    for change, frame in frames:  # three messages arrive while the writer waits for its turn
+        hub.deliver(room.pk, change, frame)
+    received = await drain(b)
+    with_messages = [frame for frame in received if "<article" in frame]
+    assert len(with_messages) == 1
+    assert bodies(with_messages[0]) == [1, 2, 3]
+    # The page's catch-up field ends at the newest change: its last copy in the frame wins.
+    assert with_messages[0].rsplit('id="catch-up-last-change"', 1)[1].startswith(' name="last_change" value="3"')
+    await b.disconnect()
+
+
+async def test_a_page_too_far_behind_gets_one_refill_from_the_database_not_the_backlog(make_user, room):
+    alice, bob = await sync_to_async(make_user)("alice"), await sync_to_async(make_user)("bob")
+    b, _, _ = await open_socket(room.slug, bob)
+    await drain(b)
+    count = MAX_OUTBOX_FRAMES + 20
+    frames = await sync_to_async(stored_unsent)(room, alice, count)
+    hub = get_hub()
+    for change, frame in frames:  # more than the outbox holds, all before the writer runs
+        hub.deliver(room.pk, change, frame)
+    received = "".join(await drain(b, timeout=1))
+    # Instead of 120 messages: the newest page, with "load older", once.
+    assert 'id="chat-log" hx-swap-oob="innerHTML"' in received
+    assert bodies(received) == list(range(count - services.page_size() + 1, count + 1))
+    assert "Load older messages" in received
+    assert f'name="last_change" value="{count}"' in received
+    await b.disconnect()
