@@ -57,8 +57,14 @@ ARGS ?=
 bench: venv
 	@command -v redis-server >/dev/null || (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq redis-server)
 	$(BIN)/pip install --quiet --disable-pip-version-check -r bench/requirements.txt
-	test -d bench/.uvicorn || $(BIN)/pip install --quiet --disable-pip-version-check --target bench/.uvicorn -r bench/uvicorn-requirements.txt
+	$(MAKE) bench/.uvicorn/.installed
 	$(BIN)/python -m bench.run $(ARGS)
+
+# uvicorn for the optional comparison stacks, apart from the app's environment (see bench/procs.py).
+bench/.uvicorn/.installed: bench/uvicorn-requirements.txt | venv
+	rm -rf bench/.uvicorn
+	$(BIN)/pip install --quiet --disable-pip-version-check --target bench/.uvicorn -r bench/uvicorn-requirements.txt
+	touch $@
 
 vendor:
 	npm ci && npm run vendor

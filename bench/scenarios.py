@@ -44,7 +44,7 @@ class Sizes:
     warm_up: float
     ladder: tuple[int, ...]
     bisect: bool  # one more step between the last pass and the first failure
-    idle_settle: float  # seconds between opening the idle sockets and measuring
+    idle_settle: float  # the idle sockets are at rest once no presence update came for this long
     connect_concurrency: int
     drain_stall: float  # a drain ends after this long without a new delivery...
     drain_limit: float  # ...or after this long in all
@@ -67,7 +67,7 @@ FULL = Sizes(
     warm_up=1.0,
     ladder=LADDER_FULL,
     bisect=True,
-    idle_settle=10.0,
+    idle_settle=5.0,
     connect_concurrency=200,
     drain_stall=2.0,
     drain_limit=10.0,
@@ -320,6 +320,19 @@ async def warm_up_rooms(ctx: Context, sizes: Sizes) -> None:
     await asyncio.sleep(sizes.idle_settle / 2)
 
 
+async def quiet(ctx: Context, sizes: Sizes, limit: float = 120.0) -> float:
+    """Until the presence updates of the last joins are over (none for idle_settle seconds); returns how long."""
+    began = time.monotonic()
+    last, last_change = ctx.load.other_frames["presence"], time.monotonic()
+    while time.monotonic() - began < limit:
+        await asyncio.sleep(0.5)
+        if ctx.load.other_frames["presence"] != last:
+            last, last_change = ctx.load.other_frames["presence"], time.monotonic()
+        elif time.monotonic() - last_change >= sizes.idle_settle:
+            break
+    return time.monotonic() - began
+
+
 async def idle(ctx: Context, sizes: Sizes) -> dict:
     """RSS per idle socket and CPU at rest (heartbeats included)."""
     await warm_up_rooms(ctx, sizes)
@@ -330,7 +343,7 @@ async def idle(ctx: Context, sizes: Sizes) -> dict:
         ((ctx.target(i), 0) for i in range(sizes.idle_sockets)), sizes.connect_concurrency
     )
     connect_seconds = time.monotonic() - began
-    await asyncio.sleep(sizes.idle_settle)
+    settled_in = await quiet(ctx, sizes)
     connecting_frames, frames_before = frames_since(ctx, frames_before), Counter(ctx.load.other_frames)
     window = Window(measured_pids(ctx)).open()
     sampler = asyncio.create_task(sample_until_cancelled(window))
@@ -345,6 +358,7 @@ async def idle(ctx: Context, sizes: Sizes) -> dict:
     notes = [
         f"{per_socket:.1f} KiB RSS per socket",
         f"opened {len(sockets)} in {connect_seconds:.1f} s ({len(sockets) / connect_seconds:.0f}/s)",
+        f"presence updates ended {settled_in:.0f} s after the last opened",
         f"frames sent while they connected: {describe_frames(connecting_frames)}",
         f"at rest: {describe_frames(resting_frames)}",
     ]

@@ -69,6 +69,7 @@ class ChatConsumer(AsyncWebsocketConsumer):
     written_change: int = 0
     # Bumped when the outbox is dropped: a gap repair begun before then starts over.
     resets: int = 0
+    _repair: asyncio.Task | None = None
 
     async def connect(self) -> None:
         # Accept first, then refuse with a 4xxx code: a refused handshake looks
@@ -97,10 +98,12 @@ class ChatConsumer(AsyncWebsocketConsumer):
     async def disconnect(self, code: int) -> None:
         if self.room is not None:
             self.room = None
-            self.outbox = []
+            shown, self.outbox = self.written_change, []
+            if self._repair is not None:
+                self._repair.cancel()
             await self.hub.leave(self)
-            if self.written_change:  # the page was sent everything up to here
-                await database_sync_to_async(services.mark_read_up_to)(self.user_id, self.room_id, self.written_change)
+            if shown:  # the page was sent everything up to here
+                await database_sync_to_async(services.mark_read_up_to)(self.user_id, self.room_id, shown)
 
     # Frames from the page ----------------------------------------------------
 
@@ -170,6 +173,8 @@ class ChatConsumer(AsyncWebsocketConsumer):
             raise FrameError(first_error(form))
         claimed = form.cleaned_data["last_change"] or 0
         frame, synced = await self.hub.catch_up(self.room_id, claimed)
+        # The page itself shows the room up to its claim (at most up to the room's newest change).
+        self.written_change = max(self.written_change, min(claimed, synced))
         self.apply_catch_up(self.synced_change, frame, synced)
 
     def apply_catch_up(self, from_change: int, frame: str, synced: int) -> None:
@@ -254,9 +259,9 @@ class ChatConsumer(AsyncWebsocketConsumer):
 
     async def write_outbox(self) -> None:
         frames, self.outbox = self.outbox, []
-        self.written_change = self.synced_change
         if frames:
-            await self.send(text_data=frames[0] if len(frames) == 1 else "".join(frames))
+            self.written_change = self.synced_change
+            await self.send(text_data="".join(frames))
 
     async def reply(self, frame: str) -> None:
         """A frame for this page alone (its composer, an error): sent now, after what was queued before it."""
@@ -266,13 +271,14 @@ class ChatConsumer(AsyncWebsocketConsumer):
     def drop_outbox(self) -> None:
         """This page is too far behind: forget what is queued and refill it from the database."""
         logger.info("socket in room %s fell %s frames behind; refilling it", self.room_id, len(self.outbox))
-        self.outbox = []
+        self.outbox = [self.hub.restore_frame(self)]
         self.synced_change = self.written_change
         self.resets += 1
         if self.pending is None:
             self.pending = []
             self._repair = asyncio.create_task(self.repair_gap(None))
-        self.hub.restore(self)
+        else:  # a catch-up or a repair is under way: it refills when it is done
+            self.fell_behind = True
 
     # Who is on the other end -------------------------------------------------
 

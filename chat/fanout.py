@@ -14,8 +14,8 @@ element of a frame out of band, so frames concatenate). When the process
 keeps up, that is one frame per message; under load, messages that arrive
 while the writer goes round the sockets share a frame, so the cost per
 delivery falls as the rate rises. An outbox that grows past
-MAX_OUTBOX_FRAMES is dropped and its page refilled from the database in one
-frame: a page that fell behind costs one query, not a backlog.
+consumers.MAX_OUTBOX_FRAMES is dropped and its page refilled from the database
+in one frame: a page that fell behind costs one query, not a backlog.
 
 The database is the record and the layer only the fast path: if the layer
 fails (Redis restarts), sockets stay open; the hub subscribes again with
@@ -68,7 +68,7 @@ WRITE_SLICE = 10
 # A catch-up computed for (room, change) serves every socket of this process that
 # asks the same within this time (a reconnect storm), until the room changes.
 CATCH_UP_REUSE_SECONDS = 5.0
-CATCH_UP_CACHE_ROOMS = 1000
+CATCH_UP_CACHE_SIZE = 256
 
 
 class LocalSocket(Protocol):
@@ -108,6 +108,11 @@ def change_event(room_id: int, message, frame: str, new: bool) -> dict:
     if new:
         event.update(seq=message.seq, author=message.author_id, mentions=[int(i) for i in message.mention_ids.split()])
     return event
+
+
+def capped(*counts: int) -> tuple[int, ...]:
+    """Counts as the page shows them: past 99 they all read "99+" (and share one cached rendering)."""
+    return tuple(min(count, services.UNREAD_COUNTED) for count in counts)
 
 
 @lru_cache(maxsize=4096)
@@ -152,8 +157,8 @@ class Hub:
         self.joined = 0
         self.dirty: list[LocalSocket] = []  # sockets with something in their outbox
         self.writer: asyncio.Task | None = None
-        # room -> claimed change -> (reusable until, the catch-up being computed or computed)
-        self.catch_ups: dict[int, dict[int, tuple[float, asyncio.Future]]] = {}
+        # (room, claimed change) -> (reusable until, the catch-up being computed or computed)
+        self.catch_ups: dict[tuple[int, int], tuple[float, asyncio.Future]] = {}
 
     # Membership ----------------------------------------------------------------
 
@@ -233,7 +238,7 @@ class Hub:
             await self._dispatch(event)
 
     def deliver(self, room_id: int, change: int, frame: str) -> None:
-        self.catch_ups.pop(room_id, None)  # a catch-up computed before this change is out of date
+        self._forget_catch_ups(room_id)
         for socket in self.viewers.get(room_id, ()):
             try:
                 socket.offer(change, frame)
@@ -242,7 +247,10 @@ class Hub:
 
     def push_all(self, room_id: int, frame: str) -> None:
         for socket in self.viewers.get(room_id, ()):
-            socket.push(frame)
+            try:
+                socket.push(frame)
+            except Exception:
+                logger.exception("queueing a frame for a socket failed")
 
     # Writing -------------------------------------------------------------------
 
@@ -266,14 +274,16 @@ class Hub:
         finally:
             self.writer = None
 
-    def restore(self, socket: LocalSocket) -> None:
-        """Queue again what a socket's dropped outbox may have carried besides room changes."""
-        if (frame := self.presence_frames.get(socket.room_id)) is not None:
-            socket.push(frame)
-        for room_id in socket.sidebar_counts:
+    def restore_frame(self, socket: LocalSocket) -> str:
+        """What a socket's dropped outbox may have carried besides room changes, as it is now."""
+        parts = [self.presence_frames.get(socket.room_id, ""), self._typing_frame(socket.room_id, socket.user_id)]
+        for room_id, (unread, mentions) in socket.sidebar_counts.items():
             if room_id != socket.room_id:
                 name, slug = self.room_names.get(room_id, ("", ""))
-                self._send_sidebar(socket, room_id, name, slug)
+                parts.append(badge_frame(room_id, name, slug, *capped(unread, mentions)))
+        total = sum(count for count, _ in socket.sidebar_counts.values())
+        parts.append(title_frame(self.room_names.get(socket.room_id, ("", ""))[0], *capped(total)))
+        return "".join(parts)
 
     # Catching up -----------------------------------------------------------------
 
@@ -283,16 +293,27 @@ class Hub:
         Sockets asking the same at about the same time (everyone reconnecting after a
         deploy) share one query and one rendering.
         """
-        now = time.monotonic()
-        room = self.catch_ups.setdefault(room_id, {})
-        entry = room.get(claimed)
+        now, key = time.monotonic(), (room_id, claimed)
+        entry = self.catch_ups.get(key)
         if entry is None or entry[0] < now:
-            if len(self.catch_ups) > CATCH_UP_CACHE_ROOMS:
-                self.catch_ups = {room_id: room}
+            if len(self.catch_ups) >= CATCH_UP_CACHE_SIZE:  # claims come from pages: keep only fresh ones
+                self.catch_ups = {k: v for k, v in self.catch_ups.items() if v[0] >= now}
+                if len(self.catch_ups) >= CATCH_UP_CACHE_SIZE:
+                    self.catch_ups.clear()
             future = asyncio.ensure_future(database_sync_to_async(services.catch_up)(room_id, claimed))
-            entry = room[claimed] = (now + CATCH_UP_REUSE_SECONDS, future)
-            future.add_done_callback(lambda done: done.exception() and room.pop(claimed, None))
+            entry = self.catch_ups[key] = (now + CATCH_UP_REUSE_SECONDS, future)
+            future.add_done_callback(lambda done: self._forget_failed_catch_up(key, entry))
         return await asyncio.shield(entry[1])
+
+    def _forget_failed_catch_up(self, key: tuple[int, int], entry: tuple[float, asyncio.Future]) -> None:
+        future = entry[1]
+        if (future.cancelled() or future.exception() is not None) and self.catch_ups.get(key) is entry:
+            del self.catch_ups[key]
+
+    def _forget_catch_ups(self, room_id: int) -> None:
+        """A catch-up computed before a change of its room is out of date."""
+        if self.catch_ups:
+            self.catch_ups = {key: entry for key, entry in self.catch_ups.items() if key[0] != room_id}
 
     # Reading -------------------------------------------------------------------
 
@@ -400,7 +421,9 @@ class Hub:
         unread, mentions = socket.sidebar_counts[room_id]
         total = sum(count for count, _ in socket.sidebar_counts.values())
         current_name = self.room_names.get(socket.room_id, ("", ""))[0]
-        socket.push(badge_frame(room_id, name, slug, unread, mentions) + title_frame(current_name, total))
+        socket.push(
+            badge_frame(room_id, name, slug, *capped(unread, mentions)) + title_frame(current_name, *capped(total))
+        )
 
     # Typing ------------------------------------------------------------------
 
@@ -411,17 +434,22 @@ class Hub:
     async def _show_typing(self, room_id: int) -> None:
         """One indicator for the room, plus one for each typist that leaves them out."""
         now = time.monotonic()
-        typists = {user: name for user, (name, until) in self.typing.get(room_id, {}).items() if until > now}
-        self.typing[room_id] = {u: v for u, v in self.typing.get(room_id, {}).items() if u in typists}
-        if not self.typing[room_id]:
-            del self.typing[room_id]
-        frames = {}
+        typing = {user: entry for user, entry in self.typing.get(room_id, {}).items() if entry[1] > now}
+        if typing:
+            self.typing[room_id] = typing
+        else:
+            self.typing.pop(room_id, None)
+        frames: dict[int | None, str] = {}
         for socket in list(self.viewers.get(room_id, ())):
-            key = socket.user_id if socket.user_id in typists else None
+            key = socket.user_id if socket.user_id in typing else None
             if key not in frames:
-                others = [name for user, name in typists.items() if user != key]
-                frames[key] = render_to_string("chat/_typing.html", {"text": services.typing_text(others), "oob": True})
+                frames[key] = self._typing_frame(room_id, socket.user_id)
             socket.push(frames[key])
+
+    def _typing_frame(self, room_id: int, viewer: int) -> str:
+        """Who is typing in the room, as `viewer` sees it (leaving them out)."""
+        others = [name for user, (name, _) in self.typing.get(room_id, {}).items() if user != viewer]
+        return render_to_string("chat/_typing.html", {"text": services.typing_text(others), "oob": True})
 
     # Presence ----------------------------------------------------------------
 
@@ -496,7 +524,10 @@ class Hub:
             for sockets in list(self.viewers.values()):
                 for socket in sockets:
                     if socket.heartbeat_phase == phase:
-                        socket.push(live_status_frame())
+                        try:
+                            socket.push(live_status_frame())
+                        except Exception:
+                            logger.exception("queueing a heartbeat failed")
             if since_refresh >= GROUP_REFRESH_SECONDS and self.channel:
                 since_refresh = 0.0
                 for group in self._groups():
@@ -520,7 +551,7 @@ def publish_from_sync(group: str, event: dict) -> None:
 
     try:
         async_to_sync(get_channel_layer().group_send)(group, event)
-    except Exception:  # sockets re-check on every frame and catch up from the database
+    except Exception:  # sockets re-check the session on every frame they send, and catch up from the database
         logger.warning("could not publish %s to %s", event.get("type"), group, exc_info=True)
 
 

@@ -290,17 +290,25 @@ class SidebarRoom:
     mentions: int
 
 
+# Unread counts stop at this many; the page shows "99+". A user back after a long time
+# in a busy room costs one bounded query, not a count of everything since.
+UNREAD_COUNTED = 100
+
 # One query; a room's counts cover what was posted after the user's read position.
 # Written out because the ORM spent ten times longer building it than SQLite running it,
 # and every socket runs it when it opens.
 SIDEBAR_SQL = """
 SELECT room.id, room.name, room.slug,
-  (SELECT COUNT(*) FROM {message} msg
+  (SELECT COUNT(*) FROM (
+    SELECT 1 FROM {message} msg
     WHERE msg.room_id = member.room_id AND msg.seq > member.last_read_seq
-      AND msg.deleted_at IS NULL AND msg.author_id <> %s) AS unread,
-  (SELECT COUNT(*) FROM {message} msg INNER JOIN {mentions} mention ON mention.message_id = msg.id
+      AND msg.deleted_at IS NULL AND msg.author_id <> %s
+    LIMIT {limit}) AS capped) AS unread,
+  (SELECT COUNT(*) FROM (
+    SELECT 1 FROM {message} msg INNER JOIN {mentions} mention ON mention.message_id = msg.id
     WHERE msg.room_id = member.room_id AND msg.seq > member.last_read_seq
-      AND msg.deleted_at IS NULL AND msg.author_id <> %s AND mention.user_id = %s) AS mentions
+      AND msg.deleted_at IS NULL AND msg.author_id <> %s AND mention.user_id = %s
+    LIMIT {limit}) AS capped) AS mentions
 FROM {membership} member INNER JOIN {room} room ON room.id = member.room_id
 WHERE member.user_id = %s
 ORDER BY room.last_activity_at DESC, room.id DESC
@@ -308,12 +316,13 @@ ORDER BY room.last_activity_at DESC, room.id DESC
 
 
 def sidebar(user) -> list[SidebarRoom]:
-    """The user's rooms, most recently active first, with unread messages and unread mentions."""
+    """The user's rooms, most recently active first, with unread messages and unread mentions (up to 100)."""
     sql = SIDEBAR_SQL.format(
         message=Message._meta.db_table,
         mentions=Message.mentions.through._meta.db_table,
         membership=Membership._meta.db_table,
         room=Room._meta.db_table,
+        limit=UNREAD_COUNTED,
     )
     return [SidebarRoom(room, room.unread, room.mentions) for room in Room.objects.raw(sql, [user.pk] * 4)]
 
@@ -404,8 +413,9 @@ def typing_text(names: list[str]) -> str:
 def socket_state(slug: str, user) -> tuple[Room | None, dict[int, list[int]], dict[int, tuple[str, str]]]:
     """What a socket opening in a room tracks: the room (None if there is none), and for the
     sidebar the unread counts per room and the rooms' names and slugs."""
-    room = Room.objects.filter(slug=slug).first()
-    if room is None:
+    try:
+        room = Room.objects.get(slug=slug)
+    except Room.DoesNotExist:
         return None, {}, {}
     rows = sidebar(user)
     counts = {row.room.pk: [0, 0] if row.room.pk == room.pk else [row.unread, row.mentions] for row in rows}

@@ -94,13 +94,13 @@ SQLITE_OPTIONS = {
     "timeout": 20,
     "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
 }
-# Connections are kept (CONN_MAX_AGE seconds) by the thread that serves the
-# sockets' database calls: opening one per call cost more than the query.
+# CONN_MAX_AGE stays 0 by default, as Django advises under ASGI: each HTTP request
+# runs in a thread of its own, whose kept connection would only be closed when
+# garbage-collected.
 DATABASES = {
     "default": dj_database_url.parse(
         os.environ.get("DATABASE_URL") or f"sqlite:///{BASE_DIR / 'db.sqlite3'}",
-        conn_max_age=int(os.environ.get("DJANGO_CONN_MAX_AGE", "600")),
-        conn_health_checks=True,
+        conn_max_age=int(os.environ.get("DJANGO_CONN_MAX_AGE", "0")),
     )
 }
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":

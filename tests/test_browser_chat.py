@@ -93,3 +93,42 @@ def test_load_older_prepends_in_order(server, new_page):
     expect(bob.locator("#chat-log .message")).to_have_count(55)
     assert bodies(bob) == [f"n{i}" for i in range(55)]
     expect(bob.locator("#load-older")).to_have_count(0)
+
+
+def test_a_frame_that_carries_several_messages_shows_each_once_in_order(server, new_page):
+    """Under load the server sends a page everything queued for it as one frame: htmx must show it all."""
+    alice, bob = new_page(), new_page()
+    sign_up(alice, server.url, unique("alice"))
+    room_name = unique("Room ")
+    room_url = create_room(alice, room_name)
+    sign_up(bob, server.url, unique("bob"))
+    held: list[str] = []
+
+    def join_message_frames(ws) -> None:
+        """Between bob's page and the server: hold frames with messages, pass them on joined in twos."""
+        to_server = ws.connect_to_server()
+
+        def from_server(message) -> None:
+            if isinstance(message, str) and "<article" in message:
+                held.append(message)
+                if "".join(held).count("<article") >= 2:
+                    ws.send("".join(held))
+                    held.clear()
+                return
+            ws.send(message)
+
+        to_server.on_message(from_server)
+
+    bob.route_web_socket(re.compile(r"/ws/chat/"), join_message_frames)
+    bob.goto(room_url)
+    wait_live(bob)
+    send(alice, "first")
+    send(alice, "second")
+    expect(bob.locator("#chat-log .message")).to_have_count(2, timeout=5000)
+    assert bodies(bob) == ["first", "second"]
+    # The page's catch-up field holds the newest change (a reconnect asks for what follows it).
+    expect(bob.locator("#catch-up-last-change")).to_have_value("2")
+    send(alice, "third")
+    send(alice, "fourth")
+    expect(bob.locator("#chat-log .message")).to_have_count(4, timeout=5000)
+    assert bodies(bob) == ["first", "second", "third", "fourth"]

@@ -8,6 +8,7 @@ from asgiref.sync import sync_to_async
 from chat import services
 from chat.consumers import MAX_OUTBOX_FRAMES
 from chat.fanout import get_hub
+from chat.models import Membership, Room
 
 from .sockets import drain, open_socket
 
@@ -49,8 +50,16 @@ async def test_changes_queued_before_the_writer_runs_reach_the_page_as_one_frame
     await b.disconnect()
 
 
-async def test_a_page_too_far_behind_gets_one_refill_from_the_database_not_the_backlog(make_user, room):
+def join_rooms(user, count: int) -> None:
+    rooms = Room.objects.bulk_create([Room(name=f"other {i}", slug=f"other-{i}") for i in range(count)])
+    Membership.objects.bulk_create([Membership(user=user, room=other) for other in rooms])
+
+
+# With many rooms in the sidebar, what the refill re-sends (badges, title) must not overflow again.
+@pytest.mark.parametrize("other_rooms", [0, MAX_OUTBOX_FRAMES + 50])
+async def test_a_page_too_far_behind_gets_one_refill_from_the_database_not_the_backlog(make_user, room, other_rooms):
     alice, bob = await sync_to_async(make_user)("alice"), await sync_to_async(make_user)("bob")
+    await sync_to_async(join_rooms)(bob, other_rooms)
     b, _, _ = await open_socket(room.slug, bob)
     await drain(b)
     count = MAX_OUTBOX_FRAMES + 20
@@ -64,4 +73,5 @@ async def test_a_page_too_far_behind_gets_one_refill_from_the_database_not_the_b
     assert bodies(received) == list(range(count - services.page_size() + 1, count + 1))
     assert "Load older messages" in received
     assert f'name="last_change" value="{count}"' in received
+    assert received.count('class="sidebar-room"') >= other_rooms  # the sidebar as it stands, once more
     await b.disconnect()
