@@ -94,13 +94,16 @@ SQLITE_OPTIONS = {
     "timeout": 20,
     "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
 }
-# CONN_MAX_AGE stays 0 by default, as Django advises under ASGI: each HTTP request
-# runs in a thread of its own, whose kept connection would only be closed when
-# garbage-collected.
+# The sockets' database calls all run in one long-lived thread, which keeps its
+# connection for CONN_MAX_AGE (opening one cost more than the query). Under ASGI each
+# HTTP request runs in a thread and context of its own: Django's end-of-request
+# cleanup does not reach its connection, which is closed when garbage-collected,
+# whatever CONN_MAX_AGE says (seen on PostgreSQL with 0 and with 60).
 DATABASES = {
     "default": dj_database_url.parse(
         os.environ.get("DATABASE_URL") or f"sqlite:///{BASE_DIR / 'db.sqlite3'}",
-        conn_max_age=int(os.environ.get("DJANGO_CONN_MAX_AGE", "0")),
+        conn_max_age=int(os.environ.get("DJANGO_CONN_MAX_AGE", "60")),
+        conn_health_checks=True,
     )
 }
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":

@@ -27,8 +27,8 @@ def fresh_channel_layer_and_cache():
 
 @pytest.fixture(scope="session", autouse=True)
 def close_kept_connections(django_db_setup, django_db_blocker):
-    """With DJANGO_CONN_MAX_AGE set, sockets' database calls keep their connection in
-    asgiref's one thread for them; close it before the test database is dropped."""
+    """Sockets' database calls keep their connection (CONN_MAX_AGE) in asgiref's one
+    thread for them; close it before the test database is dropped."""
     yield
     with django_db_blocker.unblock():
         asyncio.run(database_sync_to_async(connections.close_all)())
