@@ -433,7 +433,8 @@ async def storm(ctx: Context, sizes: Sizes) -> dict:
     if measured["others_cpu"] > NOISY_CPU:
         notes.append(f"other processes used {measured['others_cpu']:.0f}% CPU meanwhile")
     if failed_first or errors:
-        notes.append(f"{failed_first} + {len(errors)} sockets failed to open")
+        example = f", e.g. {errors[0]}" if errors else ""
+        notes.append(f"{failed_first} + {len(errors)} sockets failed to open{example}")
     return row(
         ctx,
         "storm",

@@ -68,6 +68,8 @@ WRITE_SLICE = 10
 # A catch-up computed for (room, change) serves every socket of this process that
 # asks the same within this time (a reconnect storm), until the room changes.
 CATCH_UP_REUSE_SECONDS = 5.0
+# How often a process checks its rooms' newest changes against what its sockets have.
+RECONCILE_SECONDS = 5.0
 CATCH_UP_CACHE_SIZE = 256
 
 
@@ -325,6 +327,7 @@ class Hub:
                 asyncio.create_task(self._read(), name="chat-hub-reader"),
                 asyncio.create_task(self._beat(), name="chat-heartbeat"),
                 asyncio.create_task(self._refresh_presence(), name="chat-presence"),
+                asyncio.create_task(self._reconcile(), name="chat-reconcile"),
             ]
 
     async def _subscribe(self) -> None:
@@ -384,18 +387,44 @@ class Hub:
         elif kind == USER_READ:
             self._reset_unread(event["user"], event["room"])
 
-    async def _fill_in(self) -> None:
-        """After a layer outage: one catch-up per room and distinct sync point, shared by its sockets."""
+    async def _fill_in(self, rooms: dict[int, int] | None = None) -> None:
+        """Bring sockets up to the database: every room after a layer outage, or the rooms given
+        (room -> change) for sockets short of that change. One catch-up per room and distinct
+        sync point, shared by its sockets."""
         self.catch_ups.clear()  # computed before the changes the layer lost
         for room_id, sockets in list(self.viewers.items()):
+            if rooms is not None and room_id not in rooms:
+                continue
+            below = rooms[room_id] if rooms is not None else None
             by_change: dict[int, list[LocalSocket]] = defaultdict(list)
             for socket in sockets:
-                if not socket.catching_up:
+                if not socket.catching_up and (below is None or socket.synced_change < below):
                     by_change[socket.synced_change].append(socket)
             for change, group in by_change.items():
                 frame, synced = await self.catch_up(room_id, change)
                 for socket in group:
                     socket.apply_catch_up(change, frame, synced)
+
+    async def _reconcile(self) -> None:
+        """Fill in what the layer lost without a word.
+
+        Channels' layers drop an event for a channel that is full (or that waited past
+        its expiry) with no error, and a page only notices a missing change when a
+        later one arrives. So every RECONCILE_SECONDS the process reads each room's
+        newest change; sockets still short of what the database had one round
+        earlier (time enough for any live frame) are filled in from the database.
+        """
+        expected: dict[int, int] = {}
+        while True:
+            await asyncio.sleep(RECONCILE_SECONDS)
+            try:
+                behind = {room: change for room, change in expected.items() if room in self.viewers}
+                if any(socket.synced_change < behind[room] for room in behind for socket in self.viewers[room]):
+                    logger.warning("filling in changes the channel layer lost in rooms %s", sorted(behind))
+                    await self._fill_in(behind)
+                expected = await database_sync_to_async(services.newest_changes)(list(self.viewers))
+            except Exception:
+                logger.warning("could not compare this process's rooms with the database", exc_info=True)
 
     # Sidebar: unread counts of rooms the user is not looking at ---------------------
 

@@ -387,6 +387,11 @@ def catch_up(room_id: int, claimed_change: int) -> tuple[str, int]:
     return render_changes(missing, claimed_change), missing[-1].change
 
 
+def newest_changes(room_ids: list[int]) -> dict[int, int]:
+    """Each room's newest change number."""
+    return dict(Room.objects.filter(pk__in=room_ids).values_list("pk", "last_change"))
+
+
 def gap_frame(room_id: int, after_change: int, before_change: int) -> tuple[str, int]:
     """The changes a live socket skipped, as one frame, and the newest of them."""
     missing = changes_between(room_id, after_change, before_change)

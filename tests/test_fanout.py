@@ -10,7 +10,7 @@ from chat.consumers import MAX_OUTBOX_FRAMES
 from chat.fanout import get_hub
 from chat.models import Membership, Room
 
-from .sockets import drain, open_socket
+from .sockets import drain, open_socket, receive_until
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -74,4 +74,18 @@ async def test_a_page_too_far_behind_gets_one_refill_from_the_database_not_the_b
     assert "Load older messages" in received
     assert f'name="last_change" value="{count}"' in received
     assert received.count('class="sidebar-room"') >= other_rooms  # the sidebar as it stands, once more
+    await b.disconnect()
+
+
+async def test_changes_whose_events_the_layer_dropped_reach_the_page_unasked(make_user, room, monkeypatch):
+    from chat import fanout
+
+    monkeypatch.setattr(fanout, "RECONCILE_SECONDS", 0.2)
+    alice, bob = await sync_to_async(make_user)("alice"), await sync_to_async(make_user)("bob")
+    b, _, _ = await open_socket(room.slug, bob)
+    await drain(b)
+    # Stored, but their events never arrive: a full channel drops them without an error.
+    await sync_to_async(stored_unsent)(room, alice, 3)
+    received = await receive_until(b, "busy 3", timeout=3)
+    assert bodies(received) == [1, 2, 3]
     await b.disconnect()
