@@ -68,6 +68,8 @@ WRITE_SLICE = 10
 # A catch-up computed for (room, change) serves every socket of this process that
 # asks the same within this time (a reconnect storm), until the room changes.
 CATCH_UP_REUSE_SECONDS = 5.0
+# Channel-layer calls (group joins, leaves, sends) a process makes at once.
+LAYER_CALLS = 32
 # How often a process checks its rooms' newest changes against what its sockets have.
 RECONCILE_SECONDS = 5.0
 CATCH_UP_CACHE_SIZE = 256
@@ -157,6 +159,9 @@ class Hub:
         self.subscribed = asyncio.Event()
         self.tasks: list[asyncio.Task] = []
         self.joined = 0
+        # channels-redis takes a pooled connection per call and fails past 100 at once
+        # (redis-py's default): a reconnect storm joins a group for every socket.
+        self.layer_calls = asyncio.Semaphore(LAYER_CALLS)
         self.dirty: list[LocalSocket] = []  # sockets with something in their outbox
         self.writer: asyncio.Task | None = None
         # (room, claimed change) -> (reusable until, the catch-up being computed or computed)
@@ -219,13 +224,15 @@ class Hub:
 
     async def _group_add(self, group: str) -> None:
         try:
-            await self.layer.group_add(group, self.channel)
+            async with self.layer_calls:
+                await self.layer.group_add(group, self.channel)
         except Exception:  # the reader notices too, resubscribes everything and fills in
             logger.warning("could not join %s", group, exc_info=True)
 
     async def _group_discard(self, group: str) -> None:
         try:
-            await self.layer.group_discard(group, self.channel)
+            async with self.layer_calls:
+                await self.layer.group_discard(group, self.channel)
         except Exception:  # the membership expires on its own
             logger.info("could not leave %s", group, exc_info=True)
 
@@ -234,7 +241,8 @@ class Hub:
     async def publish(self, group: str, event: dict) -> None:
         """Send an event to every process; handle it here at least if the layer is down."""
         try:
-            await self.layer.group_send(group, event)
+            async with self.layer_calls:
+                await self.layer.group_send(group, event)
         except Exception:
             logger.warning("broadcast to %s failed; handling it locally", group, exc_info=True)
             await self._dispatch(event)

@@ -57,13 +57,12 @@ def _shared_bucket_script():
     """The token-bucket script on an asyncio Redis client of this event loop, or None without REDIS_URL."""
     if not settings.REDIS_URL:
         return None
-    import redis.asyncio
+    from . import shared_redis
 
     loop = asyncio.get_running_loop()
     script = _scripts.get(loop)
     if script is None:
-        client = redis.asyncio.Redis.from_url(settings.REDIS_URL, socket_timeout=2, socket_connect_timeout=2)
-        script = _scripts[loop] = client.register_script(TOKEN_BUCKET_LUA)
+        script = _scripts[loop] = shared_redis.connect().register_script(TOKEN_BUCKET_LUA)
     return script
 
 

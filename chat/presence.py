@@ -36,10 +36,10 @@ class RedisPresence:
     """
 
     def __init__(self, process_id: str) -> None:
-        import redis.asyncio
+        from . import shared_redis
 
         self.process_id = process_id
-        self.redis = redis.asyncio.Redis.from_url(settings.REDIS_URL, socket_timeout=2, socket_connect_timeout=2)
+        self.redis = shared_redis.connect()
         self.published: dict[int, set[str]] = {}
 
     def key(self, room_id: int) -> str:
