@@ -11,6 +11,7 @@ import gc
 import itertools
 import os
 import signal
+import sys
 import tempfile
 import tracemalloc
 from pathlib import Path
@@ -27,9 +28,12 @@ def main() -> None:
     def write_snapshot(signum: int, frame: object) -> None:
         path = snapshot_path(os.getpid(), next(numbers))
         partial = path.with_suffix(".partial")
-        gc.collect()  # count what is reachable, not cycles the collector has yet to visit
-        tracemalloc.take_snapshot().dump(str(partial))
-        partial.rename(path)  # the reader waits for the finished name
+        try:
+            gc.collect()  # count what is reachable, not cycles the collector has yet to visit
+            tracemalloc.take_snapshot().dump(str(partial))
+            partial.rename(path)  # the reader waits for the finished name
+        except Exception as error:  # never into whatever the signal interrupted; the reader times out
+            print(f"heap snapshot {path} failed: {error!r}", file=sys.stderr, flush=True)
 
     signal.signal(signal.SIGUSR1, write_snapshot)
     from project.serve import main as serve

@@ -160,7 +160,8 @@ class Hub:
         self.tasks: list[asyncio.Task] = []
         self.joined = 0
         # channels-redis takes a pooled connection per call and fails past 100 at once
-        # (redis-py's default): a reconnect storm joins a group for every socket.
+        # (redis-py's default): a reconnect storm joins a group for every socket. Joins,
+        # leaves and broadcasts wait here instead (the reader's receive is not counted).
         self.layer_calls = asyncio.Semaphore(LAYER_CALLS)
         self.dirty: list[LocalSocket] = []  # sockets with something in their outbox
         self.writer: asyncio.Task | None = None

@@ -62,7 +62,7 @@ def _shared_bucket_script():
     loop = asyncio.get_running_loop()
     script = _scripts.get(loop)
     if script is None:
-        script = _scripts[loop] = shared_redis.connect().register_script(TOKEN_BUCKET_LUA)
+        script = _scripts[loop] = shared_redis.client().register_script(TOKEN_BUCKET_LUA)
     return script
 
 

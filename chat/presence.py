@@ -39,7 +39,7 @@ class RedisPresence:
         from . import shared_redis
 
         self.process_id = process_id
-        self.redis = shared_redis.connect()
+        self.redis = shared_redis.client()
         self.published: dict[int, set[str]] = {}
 
     def key(self, room_id: int) -> str:
