@@ -90,3 +90,20 @@ def test_history_needs_numeric_cursor(client, make_user):
     room = services.create_room("A", user)
     client.force_login(user)
     assert client.get(f"{room.get_absolute_url()}history/?before=x").status_code == 400
+
+
+def test_unread_counts_past_99_read_99_plus(client, make_user):
+    reader, writer = make_user("reader"), make_user("writer")
+    busy, quiet = services.create_room("Busy", writer), services.create_room("Quiet", reader)
+    client.force_login(reader)
+    client.get(busy.get_absolute_url())  # a member now, with everything read
+    for i in range(3):
+        services.post_message(busy, writer, f"early {i}")
+    page = client.get(quiet.get_absolute_url()).content.decode()
+    assert '<span class="unread" title="unread messages">3</span>' in page
+    assert '<title id="page-title">(3) Quiet' in page
+    for i in range(120):
+        services.post_message(busy, writer, f"later {i}")
+    page = client.get(quiet.get_absolute_url()).content.decode()
+    assert '<span class="unread" title="unread messages">99+</span>' in page
+    assert '<title id="page-title">(99+) Quiet' in page
