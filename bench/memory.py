@@ -46,6 +46,12 @@ def package_of(filename: str) -> str:
     return filename
 
 
+def place(stat: tracemalloc.StatisticDiff) -> str:
+    """Where a line-grouped statistic was allocated, short: the file's last three path parts and the line."""
+    frame = stat.traceback[0]
+    return "/".join(Path(frame.filename).parts[-3:]) + f":{frame.lineno}"
+
+
 async def take_snapshot(pid: int, number: int, limit: float = 60.0) -> tracemalloc.Snapshot:
     path = snapshot_path(pid, number)
     os.kill(pid, signal.SIGUSR1)
@@ -71,10 +77,8 @@ def per_socket(before: tracemalloc.Snapshot, after: tracemalloc.Snapshot, socket
     lines += [f"  {size / sockets:8.0f} B  {name}" for name, size in by_package.most_common(top)]
     lines += ["", "by line:"]
     for stat in sorted(by_line, key=lambda s: s.size_diff, reverse=True)[:top]:
-        frame = stat.traceback[0]
-        where = "/".join(Path(frame.filename).parts[-3:])
         size, blocks = stat.size_diff / sockets, stat.count_diff / sockets
-        lines.append(f"  {size:8.0f} B  {blocks:5.1f} blocks  {where}:{frame.lineno}")
+        lines.append(f"  {size:8.0f} B  {blocks:5.1f} blocks  {place(stat)}")
     return "\n".join(lines)
 
 
@@ -86,8 +90,7 @@ async def left_after_closing(pid: int, before: tracemalloc.Snapshot, sockets: in
         await asyncio.sleep(LEAVE_CHECK_SECONDS)
         previous, left = left.total(), Counter()
         for stat in (await take_snapshot(pid, number)).compare_to(before, "lineno"):
-            frame = stat.traceback[0]
-            left["/".join(Path(frame.filename).parts[-3:]) + f":{frame.lineno}"] += stat.size_diff
+            left[place(stat)] += stat.size_diff
         if number > 2 and left.total() >= previous - abs(previous) * 0.1:  # no longer shrinking
             break
     return left, time.monotonic()

@@ -508,12 +508,16 @@ class Hub:
         if kind == "show":
             await self._show_presence(rooms)
             return
+        await self._record_presence(rooms)
+        for room_id in rooms:
+            await self.publish(room_group(room_id), {"type": ROOM_PRESENCE, "room": room_id})
+
+    async def _record_presence(self, rooms: set[int] | list[int]) -> None:
+        """Store this process's users of these rooms where every process reads them."""
         try:
             await self.presence.publish({room_id: self._local_presence(room_id) for room_id in rooms})
         except Exception:
             logger.warning("could not record presence in rooms %s", sorted(rooms), exc_info=True)
-        for room_id in rooms:
-            await self.publish(room_group(room_id), {"type": ROOM_PRESENCE, "room": room_id})
 
     async def _presence_changed(self, room_id: int) -> None:
         self._soon("record", room_id)
@@ -543,10 +547,7 @@ class Hub:
         while True:
             await asyncio.sleep(PRESENCE_REFRESH_SECONDS)
             rooms = list(self.viewers)
-            try:
-                await self.presence.publish({room_id: self._local_presence(room_id) for room_id in rooms})
-            except Exception:
-                logger.warning("could not refresh presence", exc_info=True)
+            await self._record_presence(rooms)
             await self._show_presence(rooms, only_if_changed=True)
 
     # Heartbeat ----------------------------------------------------------------
@@ -554,6 +555,7 @@ class Hub:
     async def _beat(self) -> None:
         """Tell every page it is live once per heartbeat interval, a slice of the sockets at a time."""
         tick = settings.CHAT_HEARTBEAT_SECONDS / HEARTBEAT_SLICES
+        frame = live_status_frame()
         since_refresh = 0.0
         for beat in itertools.count():
             await asyncio.sleep(tick)
@@ -563,7 +565,7 @@ class Hub:
                 for socket in sockets:
                     if socket.heartbeat_phase == phase:
                         try:
-                            socket.push(live_status_frame())
+                            socket.push(frame)
                         except Exception:
                             logger.exception("queueing a heartbeat failed")
             if since_refresh >= GROUP_REFRESH_SECONDS and self.channel:
