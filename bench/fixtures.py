@@ -108,13 +108,12 @@ def sample_frame_bytes(creator_id: int, body: str) -> int:
     """Size of the app's live frame for one new message with this body (the bare control sends as many bytes)."""
     from django.contrib.auth.models import User
 
-    from chat import services
+    from chat import frames, services
 
     creator = User.objects.get(pk=creator_id)
     room = services.create_room(f"bench sample {secrets.token_hex(3)}", creator)
     message = services.post_message(room, creator, body).message
-    render = getattr(services, "render_new_message_frame", None)
-    frame = render(message) if render is not None else services.render_message_frame([message])
+    frame = frames.render_new_message_frame(message)
     return len(frame.encode())
 
 

@@ -11,7 +11,7 @@ from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncWebsocketConsumer
 from django.conf import settings
 
-from . import limits, services
+from . import frames, limits, services
 from .accounts import session_is_signed_in
 from .fanout import ROOM_TYPING, Hub, change_event, get_hub, live_status_frame, room_group
 from .forms import CatchUpForm, MessageForm
@@ -32,6 +32,8 @@ MAX_PENDING_FRAMES = 1000
 # Frames queued for a page that the writer has not sent yet. More means the
 # process is far behind: the page is refilled from the database in one frame.
 MAX_OUTBOX_FRAMES = 100
+# After a frame could not be sent, the page is refilled from the database this much later.
+WRITE_RETRY_SECONDS = 1.0
 
 # What a frame asks for: the id of the ws-send form that sent it, or an
 # "action" field (hx-vals) on the smaller controls.
@@ -64,11 +66,17 @@ class ChatConsumer(AsyncWebsocketConsumer):
     synced_change: int = 0
     pending: list[tuple[int, str]] | None = None
     fell_behind = False
-    # Frames for the writer (fanout.Hub), and the change the page had when it last wrote them.
-    outbox: list[str]
+    # Pieces for the writer (fanout.Hub), each with the change the page shows once it is
+    # written (frames.Piece), and the change the page shows after the last written frame.
+    outbox: list[frames.Piece]
     written_change: int = 0
     # Bumped when the outbox is dropped: a gap repair begun before then starts over.
     resets: int = 0
+    # Catch-up pieces in the outbox: a bounded batch from the database, not a backlog,
+    # so they do not count against MAX_OUTBOX_FRAMES.
+    outbox_catch_up = 0
+    # A refill starts with the page's presence, typing and badges as they stand.
+    restore_needed = False
     _repair: asyncio.Task | None = None
 
     async def connect(self) -> None:
@@ -148,11 +156,11 @@ class ChatConsumer(AsyncWebsocketConsumer):
 
     def _store(self, body: str, client_id):
         result = services.post_message(self.room, self.scope["user"], body, client_id)
-        return result.message, services.render_new_message_frame(result.message), result.created
+        return result.message, frames.render_new_message_frame(result.message), result.created
 
     async def change_message(self, action: str, data: dict[str, Any]) -> None:
         message = await database_sync_to_async(self._change)(action, data)
-        frame = await database_sync_to_async(services.render_update_frame)(message)
+        frame = await database_sync_to_async(frames.render_update_frame)(message)
         await self.hub.publish(room_group(self.room_id), change_event(self.room_id, message, frame, new=False))
 
     def _change(self, action: str, data: dict[str, Any]):
@@ -169,21 +177,19 @@ class ChatConsumer(AsyncWebsocketConsumer):
         if self.pending is None or self.synced_change:
             return  # already caught up on this socket
         form = CatchUpForm(data)
-        if not form.is_valid():
-            raise FrameError(first_error(form))
-        claimed = form.cleaned_data["last_change"] or 0
-        frame, synced = await self.hub.catch_up(self.room_id, claimed)
-        # The page itself shows the room up to its claim (at most up to the room's newest change).
-        self.written_change = max(self.written_change, min(claimed, synced))
-        self.apply_catch_up(self.synced_change, frame, synced)
+        # A page that cannot say what it shows is sent the newest page of the log.
+        claimed = (form.cleaned_data["last_change"] or 0) if form.is_valid() else None
+        pieces, synced = await self.hub.catch_up(self.room_id, claimed)
+        if claimed is not None:  # the page itself shows the room up to its claim
+            self.written_change = max(self.written_change, min(claimed, synced))
+        self.apply_catch_up(self.synced_change, pieces, synced)
 
-    def apply_catch_up(self, from_change: int, frame: str, synced: int) -> None:
+    def apply_catch_up(self, from_change: int, pieces: list[frames.Piece], synced: int) -> None:
         """Queue a catch-up computed from `from_change`, unless this socket moved on meanwhile."""
         if self.synced_change != from_change:
             return
         self.synced_change = max(self.synced_change, synced)
-        if frame:
-            self.push(frame)
+        self.push_catch_up(pieces)
         if self.pending is not None:
             self.drain()
 
@@ -206,15 +212,17 @@ class ChatConsumer(AsyncWebsocketConsumer):
         self.pending = [(change, frame)]
         self._repair = asyncio.create_task(self.repair_gap(change))
 
-    async def repair_gap(self, up_to: int | None) -> None:
+    async def repair_gap(self, up_to: int | None, delay: float = 0.0) -> None:
         """Queue from the database what this page lacks before `up_to` (or everything newer)."""
+        if delay:
+            await asyncio.sleep(delay)
         while self.room is not None:
             resets, after = self.resets, self.synced_change
             try:
                 if up_to is None:
-                    frame, newest = await self.hub.catch_up(self.room_id, after)
+                    pieces, newest = await self.hub.catch_up(self.room_id, after)
                 else:
-                    frame, newest = await database_sync_to_async(services.gap_frame)(self.room_id, after, up_to)
+                    pieces, newest = await database_sync_to_async(frames.gap_frame)(self.room_id, after, up_to)
             except Exception:  # the database is unreachable: live frames keep waiting
                 logger.warning("gap repair failed for room %s; retrying", self.room_id, exc_info=True)
                 await asyncio.sleep(1)
@@ -224,9 +232,11 @@ class ChatConsumer(AsyncWebsocketConsumer):
             up_to = None  # the outbox was dropped meanwhile: fill in from where the page is now
         else:
             return
-        if frame:
-            self.synced_change = newest
-            self.push(frame)
+        if self.restore_needed:
+            self.restore_needed = False
+            self.push(self.hub.restore_frame(self))
+        self.synced_change = max(self.synced_change, newest)
+        self.push_catch_up(pieces)
         self.drain()
 
     @property
@@ -253,30 +263,48 @@ class ChatConsumer(AsyncWebsocketConsumer):
         outbox = self.outbox
         if not outbox:
             self.hub.wake_writer(self)
-        outbox.append(frame)
-        if len(outbox) > MAX_OUTBOX_FRAMES:
-            self.drop_outbox()
+        outbox.append((frame, self.synced_change))
+        if len(outbox) - self.outbox_catch_up > MAX_OUTBOX_FRAMES:
+            logger.info("socket in room %s fell %s frames behind; refilling it", self.room_id, len(outbox))
+            self.refill()
+
+    def push_catch_up(self, pieces: list[frames.Piece]) -> None:
+        """Queue what the database says the page lacks, each piece with the change the page shows after it."""
+        if pieces:
+            if not self.outbox:
+                self.hub.wake_writer(self)
+            self.outbox.extend(pieces)
+            self.outbox_catch_up += len(pieces)
 
     async def write_outbox(self) -> None:
-        frames, self.outbox = self.outbox, []
-        if frames:
-            self.written_change = self.synced_change
-            await self.send(text_data="".join(frames))
+        """Send what is queued, in frames under the size limit; the page's position moves only once a frame is sent."""
+        queued, self.outbox, self.outbox_catch_up = self.outbox, [], 0
+        for frame, shown in frames.pack(queued, settings.CHAT_MAX_SENT_FRAME_BYTES):
+            try:
+                await self.send(text_data=frame)
+            except Exception:
+                if self.room is not None:
+                    logger.warning(
+                        "a frame to a socket in room %s was not sent; refilling it", self.room_id, exc_info=True
+                    )
+                    self.refill(delay=WRITE_RETRY_SECONDS)
+                return
+            self.written_change = max(self.written_change, shown)
 
     async def reply(self, frame: str) -> None:
         """A frame for this page alone (its composer, an error): sent now, after what was queued before it."""
-        self.outbox.append(frame)
+        self.outbox.append((frame, self.synced_change))  # written here and now: the writer need not come by
         await self.write_outbox()
 
-    def drop_outbox(self) -> None:
-        """This page is too far behind: forget what is queued and refill it from the database."""
-        logger.info("socket in room %s fell %s frames behind; refilling it", self.room_id, len(self.outbox))
-        self.outbox = [self.hub.restore_frame(self)]
+    def refill(self, delay: float = 0.0) -> None:
+        """Forget what is queued and refill the page from the database, from what it was last sent."""
+        self.outbox, self.outbox_catch_up = [], 0
         self.synced_change = self.written_change
         self.resets += 1
+        self.restore_needed = True
         if self.pending is None:
             self.pending = []
-            self._repair = asyncio.create_task(self.repair_gap(None))
+            self._repair = asyncio.create_task(self.repair_gap(None, delay))
         else:  # a catch-up or a repair is under way: it refills when it is done
             self.fell_behind = True
 

@@ -39,7 +39,7 @@ from channels.layers import get_channel_layer
 from django.conf import settings
 from django.template.loader import render_to_string
 
-from . import services
+from . import frames, services
 from .presence import presence_store
 
 logger = logging.getLogger(__name__)
@@ -95,7 +95,7 @@ class LocalSocket(Protocol):
 
     async def recheck_sign_in(self) -> None: ...
 
-    def apply_catch_up(self, from_change: int, frame: str, synced: int) -> None: ...
+    def apply_catch_up(self, from_change: int, pieces: list[frames.Piece], synced: int) -> None: ...
 
 
 def room_group(room_id: int) -> str:
@@ -166,7 +166,7 @@ class Hub:
         self.dirty: list[LocalSocket] = []  # sockets with something in their outbox
         self.writer: asyncio.Task | None = None
         # (room, claimed change) -> (reusable until, the catch-up being computed or computed)
-        self.catch_ups: dict[tuple[int, int], tuple[float, asyncio.Future]] = {}
+        self.catch_ups: dict[tuple[int, int | None], tuple[float, asyncio.Future]] = {}
 
     # Membership ----------------------------------------------------------------
 
@@ -298,8 +298,8 @@ class Hub:
 
     # Catching up -----------------------------------------------------------------
 
-    async def catch_up(self, room_id: int, claimed: int) -> tuple[str, int]:
-        """What a page showing the room up to `claimed` lacks, as one frame, and the change it then shows.
+    async def catch_up(self, room_id: int, claimed: int | None) -> tuple[list[frames.Piece], int]:
+        """What a page showing the room up to `claimed` lacks, as pieces, and the change it then shows.
 
         Sockets asking the same at about the same time (everyone reconnecting after a
         deploy) share one query and one rendering.
@@ -311,12 +311,12 @@ class Hub:
                 self.catch_ups = {k: v for k, v in self.catch_ups.items() if v[0] >= now}
                 if len(self.catch_ups) >= CATCH_UP_CACHE_SIZE:
                     self.catch_ups.clear()
-            future = asyncio.ensure_future(database_sync_to_async(services.catch_up)(room_id, claimed))
+            future = asyncio.ensure_future(database_sync_to_async(frames.catch_up)(room_id, claimed))
             entry = self.catch_ups[key] = (now + CATCH_UP_REUSE_SECONDS, future)
             future.add_done_callback(lambda done: self._forget_failed_catch_up(key, entry))
         return await asyncio.shield(entry[1])
 
-    def _forget_failed_catch_up(self, key: tuple[int, int], entry: tuple[float, asyncio.Future]) -> None:
+    def _forget_failed_catch_up(self, key: tuple[int, int | None], entry: tuple[float, asyncio.Future]) -> None:
         future = entry[1]
         if (future.cancelled() or future.exception() is not None) and self.catch_ups.get(key) is entry:
             del self.catch_ups[key]
@@ -410,9 +410,9 @@ class Hub:
                 if not socket.catching_up and (below is None or socket.synced_change < below):
                     by_change[socket.synced_change].append(socket)
             for change, group in by_change.items():
-                frame, synced = await self.catch_up(room_id, change)
+                pieces, synced = await self.catch_up(room_id, change)
                 for socket in group:
-                    socket.apply_catch_up(change, frame, synced)
+                    socket.apply_catch_up(change, pieces, synced)
 
     async def _reconcile(self) -> None:
         """Fill in what the layer lost without a word.

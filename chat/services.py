@@ -339,65 +339,12 @@ def new_client_id() -> uuid.UUID:
     return uuid.uuid4()
 
 
-# Socket frames: rendered once, from the partials the page uses ------------------
-
-
-def render_new_message_frame(message: Message) -> str:
-    """Live frame of a new message: appended to #chat-log."""
-    return render_changes([message], after_change=message.change - 1)
-
-
-def render_update_frame(message: Message) -> str:
-    """Live frame of a changed message: replaces it where it is shown."""
-    return render_changes([message], after_change=message.change)
-
-
-def render_changes(messages: list[Message], after_change: int) -> str:
-    """Messages a page lacks after `after_change`: new ones appended, changed ones replaced."""
-    return render_to_string(
-        "chat/_changes_frame.html",
-        {
-            "new": [m for m in messages if m.created_change > after_change],
-            "changed": [m for m in messages if m.created_change <= after_change],
-            "last_change": max(m.change for m in messages),
-        },
-    )
-
-
-def catch_up(room_id: int, claimed_change: int) -> tuple[str, int]:
-    """What a (re)connected page is missing after `claimed_change`, as one frame.
-
-    Returns the frame ('' if nothing is missing) and the change the page shows
-    afterwards. A page that missed more than a page of new messages gets the
-    newest page instead, with its "load older" control.
-    """
-    room = Room.objects.get(pk=room_id)
-    claimed_change = min(claimed_change, room.last_change)
-    new = Message.objects.filter(room_id=room_id, created_change__gt=claimed_change).count()
-    if new > page_size():
-        latest, has_older = latest_messages(room)
-        frame = render_to_string(
-            "chat/_log_reset_frame.html",
-            {"room": room, "messages": latest, "has_older": has_older, "last_change": room.last_change},
-        )
-        return frame, room.last_change
-    missing = changes_between(room_id, claimed_change)
-    if not missing:
-        return "", claimed_change
-    return render_changes(missing, claimed_change), missing[-1].change
-
-
 def newest_changes(room_ids: list[int]) -> dict[int, int]:
     """Each room's newest change number."""
     return dict(Room.objects.filter(pk__in=room_ids).values_list("pk", "last_change"))
 
 
-def gap_frame(room_id: int, after_change: int, before_change: int) -> tuple[str, int]:
-    """The changes a live socket skipped, as one frame, and the newest of them."""
-    missing = changes_between(room_id, after_change, before_change)
-    if not missing:
-        return "", after_change
-    return render_changes(missing, after_change), missing[-1].change
+# Socket frames for one page (room changes are in frames.py) ----------------------
 
 
 def render_composer(room: Room) -> str:

@@ -18,11 +18,17 @@ DEFAULTS = [
     # Keep open tabs open: daphne's default closes every socket after a day.
     "--websocket_timeout",
     "-1",
-    # Frames over 64 KiB are dropped before they reach the application.
-    "--websocket-max-message-size",
-    "65536",
+    # A browser sends each message as one frame: frames over 64 KiB
+    # (settings.CHAT_MAX_FRAME_BYTES) are dropped before they reach the application.
     "--websocket-max-frame-size",
     "65536",
+    # autobahn applies the message limit to what it sends as well as to what it
+    # receives, and drops a larger frame of ours with only a log line: the page never
+    # saw those messages. Our frames are packed to at most CHAT_MAX_SENT_FRAME_BYTES
+    # (64 KiB, chat/frames.py); this leaves room for a single piece above that and
+    # bounds what a client can send in fragments.
+    "--websocket-max-message-size",
+    "1048576",
     # Pings find dead peers (a phone that lost its network) and drop them, so that
     # presence forgets them within 90 s. daphne pings every 20 s by default, which
     # cost a third of the CPU of 5,000 idle sockets; the page's heartbeat (every

@@ -165,7 +165,14 @@ else:
 
 # Chat rules, tunable per deployment.
 CHAT_PAGE_SIZE = 50
+# Largest frame a page may send (project/serve.py gives daphne the same number).
 CHAT_MAX_FRAME_BYTES = 64 * 1024
+# Frames the server sends are packed up to this size (chat/frames.py); daphne's own
+# limit on what it sends is higher (project/serve.py), so no frame of ours is dropped.
+CHAT_MAX_SENT_FRAME_BYTES = 64 * 1024
+# A reconnecting page is sent every message it missed, up to this many; past that it
+# gets the newest page of the log with "load older", as a freshly loaded page would.
+CHAT_CATCH_UP_MAX_MESSAGES = int(os.environ.get("CHAT_CATCH_UP_MAX_MESSAGES", "500"))
 CHAT_HEARTBEAT_SECONDS = float(os.environ.get("CHAT_HEARTBEAT_SECONDS", "20"))
 # Flood control: frames per user per second (token bucket, shared through Redis when configured).
 CHAT_RATE_PER_SECOND = float(os.environ.get("CHAT_RATE_PER_SECOND", "5"))

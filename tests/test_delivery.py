@@ -12,7 +12,7 @@ from django.test import override_settings
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from chat import services
+from chat import frames, services
 from chat.models import Message, Room
 
 from .sockets import drain, htmx_frame, open_socket, receive_all, receive_until, send_frame
@@ -63,7 +63,7 @@ async def test_a_stale_live_frame_is_not_shown_twice(make_user, room):
     alice = await sync_to_async(make_user)("alice")
     message = (await sync_to_async(services.post_message)(room, alice, "already here")).message
     a, _, _ = await open_socket(room.slug, alice, catch_up=1)
-    frame = await sync_to_async(services.render_new_message_frame)(message)
+    frame = await sync_to_async(frames.render_new_message_frame)(message)
     from chat.fanout import get_hub
 
     get_hub().deliver(room.pk, 1, frame)  # a late copy of seq 1

@@ -13,7 +13,7 @@ from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncWebsocketConsumer
 from django.template.loader import render_to_string
 
-from chat import services
+from chat import frames, services
 from chat.models import Room
 
 
@@ -58,6 +58,5 @@ class ClassicChatConsumer(AsyncWebsocketConsumer):
 
 
 def render_frame(message) -> str:
-    """The app's own live frame of a new message (whichever name this version of chat.services gives it)."""
-    render = getattr(services, "render_new_message_frame", None)
-    return render(message) if render is not None else services.render_message_frame([message])
+    """The app's own live frame of a new message."""
+    return frames.render_new_message_frame(message)

@@ -1,0 +1,122 @@
+"""Socket frames of room changes: rendered once, cut into pieces, packed under the size limit.
+
+A frame is HTML whose top-level elements htmx swaps out of band, so frames can be
+joined and split between elements. Everything a page is sent about its room is a
+list of *pieces* (one message each, with the page's catch-up field after it), each
+paired with the change the page shows once that piece has arrived. The writer packs
+queued pieces into frames of at most CHAT_MAX_SENT_FRAME_BYTES, so no frame is ever
+over what the server lets itself send (daphne drops such a frame with an error, and
+the page never sees those messages), and a page cut off between two frames claims
+exactly what it has when it reconnects.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator
+
+from django.conf import settings
+from django.template.loader import render_to_string
+
+from . import services
+from .models import Message, Room
+
+# (HTML, the change the page shows once it has this piece and everything before it)
+Piece = tuple[str, int]
+
+
+def render_new_message_frame(message: Message) -> str:
+    """Live frame of a new message: appended to #chat-log."""
+    return _piece(message, new=True, shown=message.change)
+
+
+def render_update_frame(message: Message) -> str:
+    """Live frame of a changed message: replaces it where it is shown."""
+    return _piece(message, new=False, shown=message.change)
+
+
+def _piece(message: Message, new: bool, shown: int) -> str:
+    return render_to_string("chat/_change_piece.html", {"message": message, "new": new, "last_change": shown})
+
+
+def render_changes(messages: list[Message], after_change: int, synced: int) -> list[Piece]:
+    """The pieces of a page that shows the room up to `after_change` and lacks `messages`.
+
+    New messages come first, in the order of the log; then changed ones. After each
+    piece the page claims the newest change below everything still to come, so that a
+    page cut off part-way is sent the rest, each as new or changed as it should be.
+    """
+    new = sorted((m for m in messages if m.created_change > after_change), key=lambda m: m.seq)
+    changed = sorted((m for m in messages if m.created_change <= after_change), key=lambda m: m.change)
+    ordered = [(m, True) for m in new] + [(m, False) for m in changed]
+    # The lowest change any later piece is needed for: a new message from its creation, a changed one from its change.
+    still_needed = [synced + 1] * (len(ordered) + 1)
+    for index in range(len(ordered) - 1, -1, -1):
+        message, is_new = ordered[index]
+        needed_from = message.created_change if is_new else message.change
+        still_needed[index] = min(still_needed[index + 1], needed_from)
+    shown_after = [needed - 1 for needed in still_needed[1:]]
+    return [(_piece(m, is_new, shown_after[i]), shown_after[i]) for i, (m, is_new) in enumerate(ordered)]
+
+
+def catch_up(room_id: int, claimed_change: int | None) -> tuple[list[Piece], int]:
+    """What a (re)connected page is missing after `claimed_change`, and the change it then shows.
+
+    A page that missed more than CHAT_CATCH_UP_MAX_MESSAGES changed messages, or that
+    cannot say what it has (None), gets the newest page of the log instead, with its
+    "load older" control, as a freshly loaded page would.
+    """
+    room = Room.objects.get(pk=room_id)
+    if claimed_change is not None:
+        claimed_change = min(claimed_change, room.last_change)
+        count = Message.objects.filter(room_id=room_id, change__gt=claimed_change).count()
+        if count == 0:
+            return [], claimed_change
+        if count <= settings.CHAT_CATCH_UP_MAX_MESSAGES:
+            missing = services.changes_between(room_id, claimed_change, limit=count)
+            synced = missing[-1].change
+            return render_changes(missing, claimed_change, synced), synced
+    return log_reset(room)
+
+
+def log_reset(room: Room) -> tuple[list[Piece], int]:
+    """The newest page of the log in place of whatever the page shows: an emptied log first, then its messages."""
+    latest, has_older = services.latest_messages(room)
+    before_first = latest[0].created_change - 1 if latest else room.last_change
+    reset = render_to_string(
+        "chat/_log_reset_frame.html",
+        {"room": room, "first": latest[0] if latest else None, "has_older": has_older, "last_change": before_first},
+    )
+    return [(reset, before_first), *render_changes(latest, before_first, room.last_change)], room.last_change
+
+
+def gap_frame(room_id: int, after_change: int, before_change: int) -> tuple[list[Piece], int]:
+    """The changes a live socket skipped, and the newest of them."""
+    missing = services.changes_between(room_id, after_change, before_change)
+    if not missing:
+        return [], after_change
+    synced = missing[-1].change
+    return render_changes(missing, after_change, synced), synced
+
+
+def utf8_length(frame: str) -> int:
+    return len(frame) if frame.isascii() else len(frame.encode())
+
+
+def pack(pieces: Iterable[Piece], limit: int) -> Iterator[Piece]:
+    """Join queued pieces into frames of at most `limit` bytes, each with the change the page shows after it.
+
+    A piece is never cut (it could not be swapped); one over the limit on its own (which
+    the message and reaction limits keep from happening) leaves alone.
+    """
+    joined: list[str] = []
+    size, shown = 0, 0
+    for frame, change in pieces:
+        length = utf8_length(frame)
+        if joined and size + length > limit:
+            yield "".join(joined), shown
+            joined, size = [], 0
+        joined.append(frame)
+        size += length
+        shown = change
+    if joined:
+        yield "".join(joined), shown
