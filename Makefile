@@ -47,9 +47,9 @@ test-sqlite: venv
 	$(BIN)/python manage.py makemigrations --check --dry-run
 	$(BIN)/pytest
 
-# The data and socket tests again on PostgreSQL (browser tests ran on SQLite above).
+# The data and socket tests again on PostgreSQL (browser and live-server tests ran on SQLite above).
 test-postgres: venv
-	DATABASE_URL=$(PG_URL) $(BIN)/pytest -m "not browser"
+	DATABASE_URL=$(PG_URL) $(BIN)/pytest -m "not browser and not live"
 
 # Fan-out benchmarks (bench/README.md): `make bench`, `make bench ARGS=--quick`, `make bench ARGS="--json out.json"`.
 # Each run starts and stops its own Redis on a free port; only redis-server must be installed.

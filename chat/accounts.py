@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 from importlib import import_module
 
 from channels.db import database_sync_to_async
@@ -9,7 +10,8 @@ from django.conf import settings
 from django.contrib.auth import BACKEND_SESSION_KEY, HASH_SESSION_KEY, SESSION_KEY, get_user_model, load_backend
 from django.contrib.auth.models import AnonymousUser
 from django.contrib.auth.signals import user_logged_out
-from django.db.models.signals import post_save
+from django.db import transaction
+from django.db.models.signals import post_save, pre_save
 from django.dispatch import receiver
 from django.http.cookie import parse_cookie
 from django.utils.crypto import constant_time_compare
@@ -45,6 +47,11 @@ def session_is_signed_in(session_key: str | None, user_id: int) -> bool:
     return user is not None and user.pk == user_id
 
 
+def session_digest(session_key: str | None) -> str:
+    """Names a session in events between processes without putting its key (a secret) on the wire."""
+    return hashlib.sha256((session_key or "").encode()).hexdigest()
+
+
 def session_key_of(scope) -> str | None:
     cookie = b"; ".join(value for name, value in scope.get("headers", ()) if name == b"cookie")
     return parse_cookie(cookie.decode("latin-1")).get(settings.SESSION_COOKIE_NAME)
@@ -71,11 +78,28 @@ class SocketAuthMiddleware:
 
 @receiver(user_logged_out)
 def announce_logout(sender, request, user, **kwargs) -> None:
+    # Sent before Django flushes the session, so the event names the session itself:
+    # a re-check of the database now would still find it signed in.
     if user is not None:
-        notify_signed_out(user.pk)
+        notify_signed_out(user.pk, session_digest(request.session.session_key))
+
+
+@receiver(pre_save, sender=get_user_model())
+def note_sign_in_changes(sender, instance, update_fields=None, **kwargs) -> None:
+    """A new password or a deactivation ends every session of the user (Django checks sessions against the
+    password's hash on each request): their sockets are closed once the change is stored."""
+    instance._chat_ends_sessions = False
+    if instance.pk is None or (update_fields is not None and not {"password", "is_active"} & set(update_fields)):
+        return  # a new account, or a save of other fields (last_login on every sign-in)
+    stored = sender.objects.filter(pk=instance.pk).values("password", "is_active").first()
+    if stored is not None:
+        instance._chat_ends_sessions = stored["password"] != instance.password or (
+            stored["is_active"] and not instance.is_active
+        )
 
 
 @receiver(post_save, sender=get_user_model())
-def announce_deactivation(sender, instance, created, **kwargs) -> None:
-    if not created and not instance.is_active:
-        notify_signed_out(instance.pk)
+def announce_sign_in_changes(sender, instance, created, **kwargs) -> None:
+    if getattr(instance, "_chat_ends_sessions", False):
+        user_id = instance.pk
+        transaction.on_commit(lambda: notify_signed_out(user_id))

@@ -12,7 +12,7 @@ from channels.generic.websocket import AsyncWebsocketConsumer
 from django.conf import settings
 
 from . import frames, limits, services
-from .accounts import session_is_signed_in
+from .accounts import session_digest, session_is_signed_in
 from .fanout import ROOM_TYPING, Hub, change_event, get_hub, live_status_frame, room_group
 from .forms import CatchUpForm, MessageForm
 from .models import Room
@@ -59,6 +59,7 @@ class ChatConsumer(AsyncWebsocketConsumer):
     room_id: int = 0
     user_id: int = 0
     username: str = ""
+    session_digest: str = ""
     hub: Hub
     sidebar_counts: dict[int, list[int]]
     # Newest room change this page shows (once the outbox is written); until the
@@ -78,6 +79,8 @@ class ChatConsumer(AsyncWebsocketConsumer):
     # A refill starts with the page's presence, typing and badges as they stand.
     restore_needed = False
     _repair: asyncio.Task | None = None
+    # The user whose socket count this socket holds a place in (fanout.Hub.take_slot).
+    _slot_of: int | None = None
 
     async def connect(self) -> None:
         # Accept first, then refuse with a 4xxx code: a refused handshake looks
@@ -89,16 +92,19 @@ class ChatConsumer(AsyncWebsocketConsumer):
             await self.close(code=CLOSE_UNAUTHENTICATED)
             return
         hub = get_hub()
-        if hub.sockets_of(user.pk) >= settings.CHAT_MAX_SOCKETS_PER_USER:
+        # Counted before the first await: a burst of sockets cannot all pass the check.
+        if not hub.take_slot(user.pk):
             await self.refuse("Too many open chat tabs: close some and reload this one.", CLOSE_TOO_MANY_SOCKETS)
             return
+        self._slot_of, self.hub = user.pk, hub
         slug = self.scope["url_route"]["kwargs"]["slug"]
         room, self.sidebar_counts, room_names = await database_sync_to_async(services.socket_state)(slug, user)
         if room is None:
             await self.close(code=CLOSE_UNKNOWN_ROOM)
             return
         self.user_id, self.username, self.room_id = user.pk, user.get_username(), room.pk
-        self.pending, self.hub = [], hub
+        self.session_digest = session_digest(self.scope["session_key"])
+        self.pending = []
         self.room = room
         await hub.join(self, room_names)
         await self.reply(live_status_frame())
@@ -112,6 +118,9 @@ class ChatConsumer(AsyncWebsocketConsumer):
             await self.hub.leave(self)
             if shown:  # the page was sent everything up to here
                 await database_sync_to_async(services.mark_read_up_to)(self.user_id, self.room_id, shown)
+        if self._slot_of is not None:
+            self.hub.free_slot(self._slot_of)
+            self._slot_of = None
 
     # Frames from the page ----------------------------------------------------
 
@@ -313,12 +322,10 @@ class ChatConsumer(AsyncWebsocketConsumer):
     async def signed_in(self) -> bool:
         return await database_sync_to_async(session_is_signed_in)(self.scope["session_key"], self.user_id)
 
-    async def recheck_sign_in(self) -> None:
-        """The user signed out or was deactivated somewhere: close this socket if it was that session."""
-        if self.room is not None and not await self.signed_in():
-            await self.sign_out()
-
     async def sign_out(self) -> None:
+        """This socket's session ended (signed out, password changed, deactivated)."""
+        if self.room is None:
+            return
         await self.refuse("You have been signed out. Reload the page to sign in again.", CLOSE_UNAUTHENTICATED)
 
     async def refuse(self, reason: str, code: int) -> None:

@@ -93,7 +93,9 @@ class LocalSocket(Protocol):
 
     async def write_outbox(self) -> None: ...
 
-    async def recheck_sign_in(self) -> None: ...
+    session_digest: str
+
+    async def sign_out(self) -> None: ...
 
     def apply_catch_up(self, from_change: int, pieces: list[frames.Piece], synced: int) -> None: ...
 
@@ -149,6 +151,7 @@ class Hub:
         self.viewers: dict[int, set[LocalSocket]] = defaultdict(set)  # room -> sockets showing it
         self.watchers: dict[int, set[LocalSocket]] = defaultdict(set)  # room -> sockets listing it
         self.users: dict[int, set[LocalSocket]] = defaultdict(set)
+        self.slots: Counter[int] = Counter()  # user -> sockets opened here and not yet closed
         self.typing: dict[int, dict[int, tuple[str, float]]] = defaultdict(dict)  # room -> user -> (name, until)
         self.presence = presence_store(self.process_id)
         self.presence_shown: dict[int, list[str]] = {}
@@ -220,8 +223,17 @@ class Hub:
             await self._group_discard(group)
         await self._presence_changed(socket.room_id)
 
-    def sockets_of(self, user_id: int) -> int:
-        return len(self.users.get(user_id, ()))
+    def take_slot(self, user_id: int) -> bool:
+        """Count a socket of the user from the moment it opens; False once they have CHAT_MAX_SOCKETS_PER_USER."""
+        if self.slots[user_id] >= settings.CHAT_MAX_SOCKETS_PER_USER:
+            return False
+        self.slots[user_id] += 1
+        return True
+
+    def free_slot(self, user_id: int) -> None:
+        self.slots[user_id] -= 1
+        if self.slots[user_id] <= 0:
+            del self.slots[user_id]
 
     async def _group_add(self, group: str) -> None:
         try:
@@ -391,8 +403,11 @@ class Hub:
         elif kind == ROOM_PRESENCE:
             self._soon("show", event["room"])
         elif kind == USER_SIGNED_OUT:
+            # Closed before the next event is handled: nothing later reaches these sockets.
+            ended = event.get("session")
             for socket in list(self.users.get(event["user"], ())):
-                await socket.recheck_sign_in()
+                if ended is None or socket.session_digest == ended:
+                    await socket.sign_out()
         elif kind == USER_READ:
             self._reset_unread(event["user"], event["room"])
 
@@ -595,6 +610,6 @@ def publish_from_sync(group: str, event: dict) -> None:
         logger.warning("could not publish %s to %s", event.get("type"), group, exc_info=True)
 
 
-def notify_signed_out(user_id: int) -> None:
-    """Tell every process that a user's sessions changed (logout, deactivation)."""
-    publish_from_sync(user_group(user_id), {"type": USER_SIGNED_OUT, "user": user_id})
+def notify_signed_out(user_id: int, session: str | None = None) -> None:
+    """Tell every process that one session of a user ended (`session`: its digest), or all of them (None)."""
+    publish_from_sync(user_group(user_id), {"type": USER_SIGNED_OUT, "user": user_id, "session": session})

@@ -5,7 +5,7 @@ from django.http import Http404, HttpRequest, HttpResponse, HttpResponseForbidde
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_http_methods, require_POST
 
-from . import limits, services
+from . import frames, limits, services
 from .fanout import USER_READ, change_event, publish_from_sync, room_group, user_group
 from .forms import MessageForm, RoomForm, SignUpForm
 from .models import Message, Room
@@ -102,7 +102,7 @@ def _message_or_404(room: Room, pk: int):
 
 
 def _publish_change(message) -> None:
-    frame = services.render_update_frame(message)
+    frame = frames.render_update_frame(message)
     publish_from_sync(room_group(message.room_id), change_event(message.room_id, message, frame, new=False))
 
 

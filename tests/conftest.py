@@ -1,5 +1,7 @@
 import asyncio
 import itertools
+import subprocess
+import time
 
 import pytest
 from channels.db import database_sync_to_async
@@ -11,7 +13,7 @@ from django.db import connections
 from django.test import Client
 from playwright.sync_api import sync_playwright
 
-from .live import CHROMIUM, CHROMIUM_ARGS, Daphne, migrate, server_env
+from .live import CHROMIUM, CHROMIUM_ARGS, Daphne, free_port, migrate, server_env
 
 _names = itertools.count(1)
 
@@ -91,3 +93,32 @@ def new_page(browser):
     yield make
     for context in contexts:
         context.close()
+
+
+@pytest.fixture
+def private_redis(tmp_path):
+    """A redis-server of our own on its own port: never the machine's shared one."""
+    port = free_port()
+    command = ["redis-server", "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"]
+    command += ["--dir", str(tmp_path)]
+
+    class PrivateRedis:
+        url = f"redis://127.0.0.1:{port}/0"
+        process: subprocess.Popen
+
+        def start(self):
+            self.process = subprocess.Popen(command, stdout=subprocess.DEVNULL)
+            for _ in range(100):
+                if subprocess.run(["redis-cli", "-p", str(port), "ping"], capture_output=True).stdout == b"PONG\n":
+                    return
+                time.sleep(0.05)
+            raise RuntimeError("private redis did not start")
+
+        def stop(self):
+            self.process.terminate()
+            self.process.wait(10)
+
+    redis = PrivateRedis()
+    redis.start()
+    yield redis
+    redis.stop()

@@ -153,3 +153,42 @@ def chat_socket(server: Daphne, session: str, slug: str, origin: str | None = "s
         origin=server.url if origin == "same" else origin,
         additional_headers={"Cookie": f"sessionid={session}"},
     )
+
+
+class HttpUser:
+    """One person's browser without JavaScript: keeps cookies, posts forms with their CSRF token."""
+
+    def __init__(self, base: str, headers: dict[str, str] | None = None) -> None:
+        import http.cookiejar
+
+        self.base = base
+        self.headers = {"Referer": f"{base}/", **(headers or {})}
+        self.jar = http.cookiejar.CookieJar()
+        self.opener = urllib.request.build_opener(urllib.request.HTTPCookieProcessor(self.jar))
+
+    def cookie(self, name: str = "sessionid") -> str:
+        return next(cookie.value for cookie in self.jar if cookie.name == name)
+
+    def get(self, path: str) -> tuple[int, str]:
+        return self._open(urllib.request.Request(self.base + path, headers=self.headers))
+
+    def post(self, path: str, fields: dict[str, str], form_page: str | None = None) -> tuple[int, str]:
+        """Submit a form found on `form_page` (default: `path`) as a browser would; returns (status, body)."""
+        import re
+
+        _, page = self.get(form_page or path)
+        token = re.search(r'name="csrfmiddlewaretoken" value="([^"]+)"', page).group(1)
+        data = urllib.parse.urlencode({"csrfmiddlewaretoken": token, **fields}).encode()
+        return self._open(urllib.request.Request(self.base + path, data=data, headers=self.headers))
+
+    def _open(self, request: urllib.request.Request) -> tuple[int, str]:
+        import urllib.error
+
+        try:
+            with self.opener.open(request, timeout=30) as response:
+                return response.status, response.read().decode()
+        except urllib.error.HTTPError as error:
+            return error.code, error.read().decode()
+
+    def sign_up(self, username: str, password: str = "correct horse battery 42") -> tuple[int, str]:
+        return self.post("/accounts/signup/", {"username": username, "password1": password, "password2": password})

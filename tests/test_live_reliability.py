@@ -4,7 +4,6 @@ import asyncio
 import concurrent.futures
 import contextlib
 import json
-import subprocess
 import time
 import uuid
 from pathlib import Path
@@ -13,7 +12,7 @@ import pytest
 from playwright.sync_api import expect
 
 from .browser import bodies, create_room, send, sign_up, unique, wait_live
-from .live import Daphne, chat_socket, create_room_over_http, free_port, server_env, sign_up_over_http
+from .live import Daphne, chat_socket, create_room_over_http, server_env, sign_up_over_http
 
 pytestmark = pytest.mark.browser
 
@@ -46,35 +45,6 @@ def test_a_page_cut_off_by_a_restart_catches_up_on_every_message(live_db, live_d
     finally:
         bobs_server.stop()
         alices_server.stop()
-
-
-@pytest.fixture
-def private_redis(tmp_path):
-    """A redis-server of our own on its own port: never the machine's shared one."""
-    port = free_port()
-    command = ["redis-server", "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"]
-    command += ["--dir", str(tmp_path)]
-
-    class PrivateRedis:
-        url = f"redis://127.0.0.1:{port}/0"
-        process: subprocess.Popen
-
-        def start(self):
-            self.process = subprocess.Popen(command, stdout=subprocess.DEVNULL)
-            for _ in range(100):
-                if subprocess.run(["redis-cli", "-p", str(port), "ping"], capture_output=True).stdout == b"PONG\n":
-                    return
-                time.sleep(0.05)
-            raise RuntimeError("private redis did not start")
-
-        def stop(self):
-            self.process.terminate()
-            self.process.wait(10)
-
-    redis = PrivateRedis()
-    redis.start()
-    yield redis
-    redis.stop()
 
 
 def test_redis_restart_mid_chat(private_redis, live_db, live_dir, new_page):

@@ -200,6 +200,30 @@ async def test_a_user_has_at_most_the_cap_of_sockets(make_user, lobby):
         await tab.disconnect()
 
 
+@pytest_async
+async def test_a_hundred_simultaneous_sockets_of_one_user_leave_at_most_the_cap_open(make_user, lobby):
+    from django.conf import settings
+
+    alice = await sync_to_async(make_user)("alice")
+    opened = await asyncio.gather(*(open_socket(lobby.slug, alice, catch_up=None) for _ in range(100)))
+    sockets = [communicator for communicator, connected, _ in opened if connected]
+    outcomes = []
+    for communicator in sockets:  # each either says it is live or is refused with 4429
+        output = await communicator.receive_output(timeout=5)
+        while output["type"] == "websocket.send" and "connection-status" not in output["text"]:
+            if "Too many open chat tabs" in output["text"]:
+                break
+            output = await communicator.receive_output(timeout=5)
+        if output["type"] == "websocket.send" and "connection-status" in output["text"]:
+            outcomes.append("open")
+        else:
+            outcomes.append(await closed_with(communicator, timeout=5))
+    assert outcomes.count("open") == settings.CHAT_MAX_SOCKETS_PER_USER
+    assert outcomes.count(4429) == 100 - settings.CHAT_MAX_SOCKETS_PER_USER
+    for communicator in sockets:
+        await communicator.disconnect()
+
+
 @pytest.mark.django_db
 def test_failed_logins_are_throttled_per_username(client, make_user):
     make_user("victim")
