@@ -1,17 +1,21 @@
 from django import forms
 from django.contrib.auth.forms import UserCreationForm
 
+from . import limits
 from .models import Room
 
 MESSAGE_MAX_LENGTH = 2000
+# The error code of a form refused by a rate limit (answered with 429).
+RATE_LIMITED = "rate_limited"
 
 
 class RoomForm(forms.Form):
     name = forms.CharField(label="Room name", max_length=80, strip=True)
 
-    def __init__(self, *args, room: Room | None = None, **kwargs) -> None:
+    def __init__(self, *args, room: Room | None = None, creator=None, **kwargs) -> None:
         super().__init__(*args, **kwargs)
         self.room = room  # the room being renamed, if any
+        self.creator = creator  # who creates a new room, if that is what this form does
 
     def clean_name(self) -> str:
         name = self.cleaned_data["name"]
@@ -19,6 +23,13 @@ class RoomForm(forms.Form):
         if others.filter(name__iexact=name).exists():
             raise forms.ValidationError("A room with this name already exists.")
         return name
+
+    def clean(self):
+        if self.creator is not None and not self.errors and not limits.allow_new_room(self.creator.pk):
+            raise forms.ValidationError(
+                "You have created many rooms in a short time. Wait a while before creating another.", code=RATE_LIMITED
+            )
+        return super().clean()
 
 
 class MessageForm(forms.Form):
@@ -44,3 +55,15 @@ class CatchUpForm(forms.Form):
 class SignUpForm(UserCreationForm):
     class Meta(UserCreationForm.Meta):
         fields = ["username"]
+
+    def __init__(self, *args, address: str = "", **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self.address = address  # where the request came from (limits.client_address)
+
+    def clean(self):
+        if not self.errors and not limits.allow_sign_up(self.address):
+            raise forms.ValidationError(
+                "Many accounts were created from your network just now. Wait a few minutes and try again.",
+                code=RATE_LIMITED,
+            )
+        return super().clean()

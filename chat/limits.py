@@ -1,14 +1,17 @@
-"""Flood control: message rate per user, sockets per user, failed logins per username and IP."""
+"""Flood control: frames per user, accounts per address, rooms per user; the client's address behind proxies.
+
+(Failed logins are counted by django-axes: chat/login_throttle.py.)"""
 
 from __future__ import annotations
 
 import asyncio
+import ipaddress
 import logging
 import time
 import weakref
+from functools import lru_cache
 
 from django.conf import settings
-from django.core.cache import cache
 
 logger = logging.getLogger(__name__)
 
@@ -79,28 +82,80 @@ async def allow_frame(user_id: int) -> bool:
     return _local.take(key, rate, burst)
 
 
-# Failed logins ---------------------------------------------------------------
+# Sign-ups and new rooms (sync views) -------------------------------------------
 
 
-def _login_keys(username: str, ip: str) -> list[tuple[str, int]]:
-    return [
-        (f"chat:login-fail:user:{username.casefold()}", settings.CHAT_LOGIN_FAILURES_PER_USERNAME),
-        (f"chat:login-fail:ip:{ip}", settings.CHAT_LOGIN_FAILURES_PER_IP),
-    ]
+def _shared_bucket_script_sync():
+    """The token-bucket script on this process's blocking Redis client, or None without REDIS_URL."""
+    global _sync_script
+    if not settings.REDIS_URL:
+        return None
+    if _sync_script is None:
+        import redis
+
+        client = redis.Redis.from_url(settings.REDIS_URL, socket_timeout=2, socket_connect_timeout=2)
+        _sync_script = client.register_script(TOKEN_BUCKET_LUA)
+    return _sync_script
 
 
-def login_blocked(username: str, ip: str) -> bool:
-    return any((cache.get(key) or 0) >= limit for key, limit in _login_keys(username, ip))
+_sync_script = None
 
 
-def record_login_failure(username: str, ip: str) -> None:
-    for key, _ in _login_keys(username, ip):
-        if not cache.add(key, 1, settings.CHAT_LOGIN_LOCKOUT_SECONDS):
-            try:
-                cache.incr(key)
-            except ValueError:  # expired in between
-                cache.add(key, 1, settings.CHAT_LOGIN_LOCKOUT_SECONDS)
+def allow(key: str, per_hour: float, burst: float) -> bool:
+    """Take a token from a bucket shared by every process (this process's alone while Redis is away)."""
+    rate = per_hour / 3600
+    script = _shared_bucket_script_sync()
+    if script is not None:
+        try:
+            return bool(script(keys=[f"chat:{key}"], args=[rate, burst]))
+        except Exception:
+            logger.warning("rate limiter cannot reach Redis; limiting per process", exc_info=True)
+    return _local.take(f"chat:{key}", rate, burst)
 
 
-def clear_login_failures(username: str) -> None:
-    cache.delete(f"chat:login-fail:user:{username.casefold()}")
+def allow_sign_up(address: str) -> bool:
+    """Accounts created from one address: a class signing up together fits in the burst."""
+    return allow(f"signup:{address}", settings.CHAT_SIGNUPS_PER_HOUR, settings.CHAT_SIGNUPS_BURST)
+
+
+def allow_new_room(user_id: int) -> bool:
+    return allow(f"room:{user_id}", settings.CHAT_ROOMS_PER_HOUR, settings.CHAT_ROOMS_BURST)
+
+
+# Who is asking ---------------------------------------------------------------------
+
+
+def client_address(request) -> str:
+    """The client's address: the peer, or, when the peer is one of CHAT_TRUSTED_PROXIES, the
+    nearest address in X-Forwarded-For that is not a trusted proxy.
+
+    X-Forwarded-For is read from the right: each trusted proxy appends the address it
+    saw, and anything to the left of the first untrusted one was written by the client.
+    (daphne's --proxy-headers takes the leftmost value, which the client chooses: do
+    not pass it.)
+    """
+    peer = request.META.get("REMOTE_ADDR", "")
+    if not _trusted(peer):
+        return peer
+    forwarded = [hop.strip() for hop in request.META.get("HTTP_X_FORWARDED_FOR", "").split(",") if hop.strip()]
+    for hop in reversed(forwarded):
+        if not _trusted(hop):
+            return hop
+    return forwarded[0] if forwarded else peer
+
+
+def _trusted(address: str) -> bool:
+    try:
+        ip = ipaddress.ip_address(address)
+    except ValueError:
+        return False
+    return any(ip in network for network in _trusted_networks())
+
+
+@lru_cache(maxsize=1)
+def _trusted_networks_of(proxies: tuple[str, ...]) -> list[ipaddress.IPv4Network | ipaddress.IPv6Network]:
+    return [ipaddress.ip_network(proxy, strict=False) for proxy in proxies]
+
+
+def _trusted_networks() -> list[ipaddress.IPv4Network | ipaddress.IPv6Network]:
+    return _trusted_networks_of(tuple(settings.CHAT_TRUSTED_PROXIES))

@@ -34,20 +34,20 @@ def page_size() -> int:
 
 
 def unique_slug(name: str) -> str:
+    """The name's slug, numbered past those taken (`room`, `room-2`, ...): one query however many there are."""
     base = slugify(name, allow_unicode=True)[:90] or "room"
-    slug, n = base, 1
-    while Room.objects.filter(slug=slug).exists():
-        n += 1
-        slug = f"{base}-{n}"
-    return slug
+    taken = Room.objects.filter(slug__regex=rf"^{re.escape(base)}(-[0-9]+)?$").values_list("slug", flat=True)
+    highest = max((1 if slug == base else int(slug.rsplit("-", 1)[1]) for slug in taken), default=0)
+    return base if highest == 0 else f"{base}-{highest + 1}"
 
 
 def create_room(name: str, creator) -> Room:
     """Create a room with a unique slug; retries if another request took the slug first."""
     for _ in range(5):
+        slug = unique_slug(name)  # outside the write transaction: a race is caught below
         try:
             with transaction.atomic():
-                room = Room.objects.create(name=name, slug=unique_slug(name), created_by=creator)
+                room = Room.objects.create(name=name, slug=slug, created_by=creator)
                 Membership.objects.create(user=creator, room=room)
                 return room
         except IntegrityError:

@@ -1,56 +1,49 @@
 from django.contrib.auth import login
 from django.contrib.auth.decorators import login_required
-from django.contrib.auth.views import LoginView
+from django.core.exceptions import NON_FIELD_ERRORS
+from django.core.paginator import Paginator
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseForbidden
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_http_methods, require_POST
 
 from . import frames, limits, services
 from .fanout import USER_READ, change_event, publish_from_sync, room_group, user_group
-from .forms import MessageForm, RoomForm, SignUpForm
+from .forms import RATE_LIMITED, MessageForm, RoomForm, SignUpForm
 from .models import Message, Room
+
+# Rooms listed per page of the index (most recently active first).
+ROOMS_PER_PAGE = 50
 
 
 @require_http_methods(["GET", "POST"])
 def signup(request: HttpRequest) -> HttpResponse:
-    form = SignUpForm(request.POST or None)
+    form = SignUpForm(request.POST or None, address=limits.client_address(request))
     if request.method == "POST" and form.is_valid():
         user = form.save()
         login(request, user, backend="django.contrib.auth.backends.ModelBackend")
         return redirect("chat:index")
-    return render(request, "registration/signup.html", {"form": form})
-
-
-class ThrottledLoginView(LoginView):
-    """Django's login, refusing further tries after too many failures for a username or an address."""
-
-    def post(self, request, *args, **kwargs):
-        username, ip = request.POST.get("username", ""), request.META.get("REMOTE_ADDR", "")
-        if limits.login_blocked(username, ip):
-            form = self.get_form()
-            form.add_error(None, "Too many failed attempts. Wait 15 minutes and try again.")
-            return self.render_to_response(self.get_context_data(form=form), status=429)
-        return super().post(request, *args, **kwargs)
-
-    def form_valid(self, form):
-        limits.clear_login_failures(form.get_user().get_username())
-        return super().form_valid(form)
-
-    def form_invalid(self, form):
-        limits.record_login_failure(self.request.POST.get("username", ""), self.request.META.get("REMOTE_ADDR", ""))
-        return super().form_invalid(form)
+    return render(request, "registration/signup.html", {"form": form}, status=form_status(form))
 
 
 @login_required
 @require_http_methods(["GET", "POST"])
 def index(request: HttpRequest) -> HttpResponse:
-    form = RoomForm(request.POST or None)
+    form = RoomForm(request.POST or None, creator=request.user)
     if request.method == "POST" and form.is_valid():
         room = services.create_room(form.cleaned_data["name"], request.user)
         return redirect(room)
-    rooms = Room.objects.all()[:200]
-    status = 400 if form.errors else 200
-    return render(request, "chat/index.html", {"form": form, "rooms": rooms}, status=status)
+    query = request.GET.get("q", "").strip()[:80]
+    rooms = Room.objects.filter(name__icontains=query) if query else Room.objects.all()
+    page = Paginator(rooms, ROOMS_PER_PAGE).get_page(request.GET.get("page"))
+    context = {"form": form, "page": page, "query": query}
+    return render(request, "chat/index.html", context, status=form_status(form))
+
+
+def form_status(form) -> int:
+    """429 for a form refused by a rate limit, 400 for other errors, else 200."""
+    if form.has_error(NON_FIELD_ERRORS, code=RATE_LIMITED):
+        return 429
+    return 400 if form.errors else 200
 
 
 @login_required

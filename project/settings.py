@@ -52,6 +52,7 @@ INSTALLED_APPS = [
     "channels",
     "django_htmx",
     "csp",
+    "axes",
     "chat",
 ]
 
@@ -65,6 +66,14 @@ MIDDLEWARE = [
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "csp.middleware.CSPMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
+    # Last, as django-axes asks: turns a locked-out login into its response.
+    "axes.middleware.AxesMiddleware",
+]
+
+AUTHENTICATION_BACKENDS = [
+    # Refuses a login that chat/login_throttle.py has locked out, before the password is checked.
+    "axes.backends.AxesStandaloneBackend",
+    "django.contrib.auth.backends.ModelBackend",
 ]
 
 ROOT_URLCONF = "project.urls"
@@ -178,9 +187,28 @@ CHAT_HEARTBEAT_SECONDS = float(os.environ.get("CHAT_HEARTBEAT_SECONDS", "20"))
 CHAT_RATE_PER_SECOND = float(os.environ.get("CHAT_RATE_PER_SECOND", "5"))
 CHAT_RATE_BURST = float(os.environ.get("CHAT_RATE_BURST", "10"))
 CHAT_MAX_SOCKETS_PER_USER = int(os.environ.get("CHAT_MAX_SOCKETS_PER_USER", "20"))
-CHAT_LOGIN_FAILURES_PER_USERNAME = 5
-CHAT_LOGIN_FAILURES_PER_IP = 20
-CHAT_LOGIN_LOCKOUT_SECONDS = 15 * 60
+# Accounts created per address and rooms per user (token buckets, shared through Redis when configured).
+# A class signing up together behind one address fits in the burst.
+CHAT_SIGNUPS_PER_HOUR = float(os.environ.get("CHAT_SIGNUPS_PER_HOUR", "60"))
+CHAT_SIGNUPS_BURST = float(os.environ.get("CHAT_SIGNUPS_BURST", "60"))
+CHAT_ROOMS_PER_HOUR = float(os.environ.get("CHAT_ROOMS_PER_HOUR", "30"))
+CHAT_ROOMS_BURST = float(os.environ.get("CHAT_ROOMS_BURST", "10"))
+# Proxies whose X-Forwarded-For is believed (addresses or networks, comma-separated), e.g.
+# "127.0.0.1,10.0.0.0/8" behind nginx: chat/limits.py client_address.
+CHAT_TRUSTED_PROXIES = env_list("CHAT_TRUSTED_PROXIES", [])
+
+# Failed logins (django-axes, chat/login_throttle.py): 5 per (address, username), 100 per address, for 15 minutes.
+AXES_HANDLER = "chat.login_throttle.LoginFailures"
+AXES_LOCKOUT_PARAMETERS = [["ip_address", "username"], "ip_address"]  # the handler reads them in this order
+AXES_FAILURE_LIMIT = 5
+CHAT_LOGIN_FAILURES_PER_ADDRESS = int(os.environ.get("CHAT_LOGIN_FAILURES_PER_ADDRESS", "100"))
+AXES_COOLOFF_TIME = 0.25  # hours
+AXES_RESET_ON_SUCCESS = True
+AXES_CLIENT_IP_CALLABLE = "chat.limits.client_address"
+AXES_USERNAME_CALLABLE = "chat.login_throttle.username_key"
+AXES_LOCKOUT_CALLABLE = "chat.login_throttle.locked_out"
+AXES_DISABLE_ACCESS_LOG = True
+AXES_VERBOSE = False
 
 # Content-Security-Policy (django-csp 4): no inline script or style anywhere.
 CONTENT_SECURITY_POLICY = {

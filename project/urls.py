@@ -6,7 +6,6 @@ from chat import views
 urlpatterns = [
     path("admin/", admin.site.urls),
     path("accounts/signup/", views.signup, name="signup"),
-    path("accounts/login/", views.ThrottledLoginView.as_view(), name="login"),
     path("accounts/", include("django.contrib.auth.urls")),
     path("", include("chat.urls")),
 ]

@@ -26,6 +26,20 @@ def test_slugs_are_deduplicated(make_user):
     assert [first.slug, second.slug, third.slug] == ["hello-world", "hello-world-2", "hello-world-3"]
 
 
+def test_the_thousandth_room_slugging_to_room_takes_one_slug_query(make_user):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    owner = make_user()
+    taken = ["room", *(f"room-{n}" for n in range(2, 1000)), "roommates", "room-a", "room-12b"]
+    Room.objects.bulk_create([Room(name=f"taken {slug}", slug=slug, created_by=owner) for slug in taken])
+    with CaptureQueriesContext(connection) as queries:
+        room = services.create_room("Room!", owner)
+    assert room.slug == "room-1000"
+    slug_queries = [q["sql"] for q in queries.captured_queries if '"slug"' in q["sql"] and "SELECT" in q["sql"]]
+    assert len(slug_queries) == 1, slug_queries
+
+
 def test_name_without_slug_characters_still_gets_a_slug(make_user):
     room = services.create_room("!!!", make_user())
     assert room.slug == "room"

@@ -1,0 +1,58 @@
+"""Failed logins, counted by django-axes on every login form (the site's, the admin's).
+
+Failures count per (address, username) and per address, each against a limit of its
+own, for CHAT_LOGIN_LOCKOUT_MINUTES: someone elsewhere cannot lock a person out, and
+one address cannot guess through many names. Counts live in the database, so they
+hold across processes and do not depend on Redis. The address comes from
+limits.client_address (trusted proxies only).
+"""
+
+from __future__ import annotations
+
+from axes.handlers.database import AxesDatabaseHandler
+from django import forms
+from django.conf import settings
+from django.contrib.auth.forms import AuthenticationForm
+from django.db.models import Sum
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import render
+
+LOCKED_OUT = "Too many failed attempts. Wait 15 minutes and try again."
+
+
+def username_key(request: HttpRequest, credentials: dict | None) -> str:
+    """`DAVE` and `dave` are one name to count (sign-in itself is case-sensitive)."""
+    source = credentials or request.POST
+    return (source.get("username") or "").casefold()
+
+
+class LoginFailures(AxesDatabaseHandler):
+    """Axes' database handler, with a limit per lockout parameter.
+
+    axes compares its largest count against one limit (AXES_FAILURE_LIMIT, the
+    per-(address, username) limit). The per-address count is scaled onto it, so that
+    it locks at CHAT_LOGIN_FAILURES_PER_ADDRESS: a class behind one address can
+    mistype now and then without locking everyone out.
+    """
+
+    def get_failures(self, request, credentials: dict | None = None) -> int:
+        # One query set per entry of AXES_LOCKOUT_PARAMETERS, in its order.
+        per_name, per_address = (
+            attempts.aggregate(total=Sum("failures_since_start"))["total"] or 0
+            for attempts in self.get_user_attempts(request, credentials)
+        )
+        limit, address_limit = settings.AXES_FAILURE_LIMIT, settings.CHAT_LOGIN_FAILURES_PER_ADDRESS
+        return max(per_name, per_address * limit // address_limit)
+
+
+class LockedOutForm(AuthenticationForm):
+    """The login form as a locked-out attempt sees it: refused without trying the password."""
+
+    def clean(self):
+        raise forms.ValidationError(LOCKED_OUT, code="locked_out")
+
+
+def locked_out(request: HttpRequest, credentials: dict | None = None, *args, **kwargs) -> HttpResponse:
+    """The login page again, saying why (axes' response to a locked-out attempt, on any login form)."""
+    form = LockedOutForm(request, data=request.POST)
+    return render(request, "registration/login.html", {"form": form, "next": request.POST.get("next", "")}, status=429)
