@@ -351,6 +351,11 @@ def parse_frame(text_data: str | None, bytes_data: bytes | None) -> dict[str, An
             value = data[name]
             if not isinstance(value, str):
                 raise FrameError(f"The field {name!r} must be text.")
+            if not value.isascii():
+                try:
+                    value.encode()  # JSON can carry lone surrogates ("\ud800"), which no database stores
+                except UnicodeEncodeError:
+                    raise FrameError("That text contains characters that are not valid Unicode.") from None
             fields[name] = value
     headers = data.get("HEADERS")
     if isinstance(headers, dict) and isinstance(headers.get("HX-Trigger"), str):

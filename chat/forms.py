@@ -1,7 +1,7 @@
 from django import forms
 from django.contrib.auth.forms import UserCreationForm
 
-from . import limits
+from . import limits, text
 from .models import Room
 
 MESSAGE_MAX_LENGTH = 2000
@@ -18,7 +18,7 @@ class RoomForm(forms.Form):
         self.creator = creator  # who creates a new room, if that is what this form does
 
     def clean_name(self) -> str:
-        name = self.cleaned_data["name"]
+        name = text.clean_name(self.cleaned_data["name"], "A room name")
         others = Room.objects.exclude(pk=self.room.pk) if self.room else Room.objects.all()
         if others.filter(name__iexact=name).exists():
             raise forms.ValidationError("A room with this name already exists.")
@@ -45,6 +45,12 @@ class MessageForm(forms.Form):
     )
     client_id = forms.UUIDField(required=False)
 
+    def clean_message(self) -> str:
+        message = self.cleaned_data["message"]
+        if not text.has_visible_text(message):
+            raise forms.ValidationError(self.fields["message"].error_messages["required"], code="required")
+        return message
+
 
 class CatchUpForm(forms.Form):
     """What the page already shows, sent by the page each time its socket opens."""
@@ -59,6 +65,10 @@ class SignUpForm(UserCreationForm):
     def __init__(self, *args, address: str = "", **kwargs) -> None:
         super().__init__(*args, **kwargs)
         self.address = address  # where the request came from (limits.client_address)
+
+    def clean_username(self) -> str:
+        self.cleaned_data["username"] = text.clean_name(self.cleaned_data["username"], "A username")
+        return super().clean_username()  # refuses a name taken in another case too
 
     def clean(self):
         if not self.errors and not limits.allow_sign_up(self.address):

@@ -243,7 +243,8 @@ if not DEBUG:
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "handlers": {"console": {"class": "logging.StreamHandler"}},
+    "formatters": {"chat": {"()": "chat.logs.Formatter"}},
+    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "chat"}},
     "root": {"handlers": ["console"], "level": "WARNING"},
     "loggers": {"chat": {"level": os.environ.get("CHAT_LOG_LEVEL", "INFO")}},
 }

@@ -28,6 +28,16 @@ def fresh_channel_layer_and_cache():
 
 
 @pytest.fixture(scope="session", autouse=True)
+def server_logs_hold_no_traceback(tmp_path_factory):
+    """Every daphne the suite started logged no traceback: expected trouble (Redis away, a closed peer) is
+    logged in one line (chat/logs.py), so a traceback means a bug."""
+    yield
+    logs = sorted(tmp_path_factory.getbasetemp().rglob("daphne-*.log"))
+    bad = [path for path in logs if "Traceback" in path.read_text(errors="replace")]
+    assert not bad, "tracebacks in server logs: " + ", ".join(map(str, bad))
+
+
+@pytest.fixture(scope="session", autouse=True)
 def close_kept_connections(django_db_setup, django_db_blocker):
     """Sockets' database calls keep their connection (CONN_MAX_AGE) in asgiref's one
     thread for them; close it before the test database is dropped."""

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import json
 import os
 import signal
 import socket
@@ -12,6 +14,8 @@ import urllib.parse
 import urllib.request
 import uuid
 from pathlib import Path
+
+import websockets
 
 ROOT = Path(__file__).resolve().parent.parent
 CHROMIUM = "/usr/bin/chromium"
@@ -192,3 +196,51 @@ class HttpUser:
 
     def sign_up(self, username: str, password: str = "correct horse battery 42") -> tuple[int, str]:
         return self.post("/accounts/signup/", {"username": username, "password1": password, "password2": password})
+
+
+class Listener:
+    """A raw socket that sends its page's catch-up and nothing else, and records all it is sent."""
+
+    def __init__(self, server: Daphne, session: str, slug: str, max_size: int = 2**20) -> None:
+        self.server, self.session, self.slug, self.max_size = server, session, slug, max_size
+        self.frames: list[str] = []
+        self.arrived = asyncio.Event()
+        self.closed = asyncio.get_running_loop().create_future()
+
+    async def open(self, last_change: int = 0) -> Listener:
+        """Connect and send the page's catch-up frame, as htmx does when the socket opens."""
+        self.ws = await websockets.connect(
+            f"ws://127.0.0.1:{self.server.port}/ws/chat/{self.slug}/",
+            origin=self.server.url,
+            additional_headers={"Cookie": f"sessionid={self.session}"},
+            max_size=self.max_size,  # a larger frame fails the connection (1009)
+        )
+        await self.ws.send(json.dumps({"last_change": str(last_change), "HEADERS": {"HX-Trigger": "catch-up"}}))
+        self.task = asyncio.create_task(self._read())
+        return self
+
+    async def _read(self) -> None:
+        try:
+            async for frame in self.ws:
+                self.frames.append(frame)
+                self.arrived.set()
+        except websockets.ConnectionClosed:
+            pass  # closed with a code of ours: recorded below
+        finally:
+            self.closed.set_result(self.ws.close_code)
+
+    async def until(self, text: str, timeout: float = 5) -> None:
+        async with asyncio.timeout(timeout):
+            while not self.received(text):
+                self.arrived.clear()
+                await self.arrived.wait()
+
+    def received(self, text: str) -> bool:
+        return any(text in frame for frame in self.frames)
+
+    def last_change(self) -> int:
+        """What the page's catch-up field says after every frame so far."""
+        import re
+
+        values = re.findall(r'id="catch-up-last-change" name="last_change" value="(\d+)"', "".join(self.frames))
+        return int(values[-1]) if values else 0

@@ -133,3 +133,14 @@ def test_injected_markup_is_inert_in_a_real_browser(server, new_page):
     bob.reload()  # still signed in: nothing logged us out
     wait_live(bob)
     assert bodies(bob) == INJECTIONS
+
+
+@pytest.mark.parametrize("path", ["/static/..%2f..%2fproject/settings.py", "/static/../manage.py", "/static/%2e%2e/x"])
+def test_paths_out_of_the_static_folder_are_not_found(server, path):
+    import urllib.error
+    import urllib.request
+
+    with pytest.raises(urllib.error.HTTPError) as refused:
+        urllib.request.urlopen(server.url + path, timeout=5)
+    assert refused.value.code == 404
+    assert "Traceback" not in server.log()

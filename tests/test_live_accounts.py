@@ -1,14 +1,14 @@
-"""Sign-out and a password change close that session's sockets on every process at once (live daphne, Redis)."""
+"""Accounts against live daphne processes: sign-out and a password change close sockets everywhere; a Redis
+outage never turns a login into an error."""
 
 import asyncio
 import json
 import time
 
 import pytest
-import websockets
 
 from .browser import unique
-from .live import Daphne, HttpUser, server_env
+from .live import Daphne, HttpUser, Listener, server_env
 
 pytestmark = pytest.mark.live
 
@@ -24,45 +24,6 @@ def two_servers(private_redis, live_db, live_dir):
         server.stop()
     for server in servers:
         assert "Traceback" not in server.log()
-
-
-class Listener:
-    """A raw socket that sends its page's catch-up and nothing else, and records all it is sent."""
-
-    def __init__(self, server: Daphne, session: str, slug: str) -> None:
-        self.server, self.session, self.slug = server, session, slug
-        self.frames: list[str] = []
-        self.arrived = asyncio.Event()
-        self.closed = asyncio.get_running_loop().create_future()
-
-    async def open(self) -> "Listener":
-        self.ws = await websockets.connect(
-            f"ws://127.0.0.1:{self.server.port}/ws/chat/{self.slug}/",
-            origin=self.server.url,
-            additional_headers={"Cookie": f"sessionid={self.session}"},
-        )
-        await self.ws.send(json.dumps({"last_change": "0", "HEADERS": {"HX-Trigger": "catch-up"}}))
-        self.task = asyncio.create_task(self._read())
-        return self
-
-    async def _read(self) -> None:
-        try:
-            async for frame in self.ws:
-                self.frames.append(frame)
-                self.arrived.set()
-        except websockets.ConnectionClosed:
-            pass  # closed with a code of ours: recorded below
-        finally:
-            self.closed.set_result(self.ws.close_code)
-
-    async def until(self, text: str, timeout: float = 5) -> None:
-        async with asyncio.timeout(timeout):
-            while not self.received(text):
-                self.arrived.clear()
-                await self.arrived.wait()
-
-    def received(self, text: str) -> bool:
-        return any(text in frame for frame in self.frames)
 
 
 async def set_up(servers):
@@ -108,3 +69,21 @@ async def test_a_password_change_closes_the_sockets_of_the_sessions_it_ends_on_e
     status, page = await asyncio.to_thread(alice.post, "/accounts/password_change/", fields)
     assert status == 200 and "Password change successful" in page
     await assert_closed_and_deaf(talker, listeners, time.monotonic())
+
+
+def test_logging_in_and_signing_up_while_redis_is_down_never_answers_500(private_redis, live_db, live_dir):
+    server = Daphne(server_env(live_db, REDIS_URL=private_redis.url), live_dir).start()
+    try:
+        name = unique("outage")
+        assert HttpUser(server.url).sign_up(name, PASSWORD)[0] == 200  # signed up, then shown the index
+        private_redis.stop()
+        guesser = HttpUser(server.url)
+        statuses = [guesser.post("/accounts/login/", {"username": name, "password": "wrong"})[0] for _ in range(6)]
+        assert statuses == [200, 200, 200, 200, 429, 429]
+        status, _ = HttpUser(server.url).post("/accounts/login/", {"username": name, "password": PASSWORD})
+        assert status == 429  # the same address, still locked: counts live in the database
+        assert HttpUser(server.url).sign_up(unique("during"), PASSWORD)[0] == 200
+        assert "Internal Server Error" not in server.log() and "Traceback" not in server.log()
+    finally:
+        server.stop()
+        private_redis.start()  # the fixture stops it at the end
