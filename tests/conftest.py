@@ -13,6 +13,8 @@ from django.db import connections
 from django.test import Client
 from playwright.sync_api import sync_playwright
 
+from chat import limits
+
 from .live import CHROMIUM, CHROMIUM_ARGS, Daphne, free_port, migrate, server_env
 
 _names = itertools.count(1)
@@ -20,9 +22,11 @@ _names = itertools.count(1)
 
 @pytest.fixture(autouse=True)
 def fresh_channel_layer_and_cache():
-    """Each test gets its own channel layer (and so its own event-loop-bound queues) and an empty cache."""
+    """Each test gets its own channel layer (and so its own event-loop-bound queues), an empty cache and fresh
+    rate limits."""
     channel_layers.backends.clear()
     cache.clear()
+    limits._local.buckets.clear()  # this process's token buckets: user ids repeat from test to test
     yield
     channel_layers.backends.clear()
 
