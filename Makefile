@@ -40,6 +40,7 @@ chromium:
 lint: venv
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+	$(BIN)/mypy
 
 test: venv services chromium lint test-sqlite test-postgres
 

@@ -36,7 +36,7 @@ data-author="1">
   <p class="message-body">{body}</p>
 {pad}</article>
 </div>
-<input type="hidden" id="catch-up-last-seq" name="last_seq" value="{seq}" hx-swap-oob="true">
+<input type="hidden" id="catch-up-last-change" name="last_change" value="{seq}" hx-swap-oob="true">
 """
 
 rooms: dict[str, set[ServerConnection]] = defaultdict(set)

@@ -108,7 +108,8 @@ def sample_frame_bytes(creator_id: int, body: str) -> int:
     """Size of the app's live frame for one new message with this body (the bare control sends as many bytes)."""
     from django.contrib.auth.models import User
 
-    from chat import frames, services
+    from chat import services
+    from chat.live import frames
 
     creator = User.objects.get(pk=creator_id)
     room = services.create_room(f"bench sample {secrets.token_hex(3)}", creator)

@@ -16,7 +16,7 @@ from django.dispatch import receiver
 from django.http.cookie import parse_cookie
 from django.utils.crypto import constant_time_compare
 
-from .fanout import notify_signed_out
+from .live.sessions import notify_signed_out
 
 
 def session_user(session_key: str | None):

@@ -1,10 +1,13 @@
+from typing import cast
+
 from django import forms
 from django.contrib.auth.forms import UserCreationForm
 
 from . import limits, text
-from .models import Room
+from .models import Message, Room
 
-MESSAGE_MAX_LENGTH = 2000
+# From the model field: the form, the socket and the pages' inputs (templatetags/limits.py) share it.
+MESSAGE_MAX_LENGTH = cast(int, Message._meta.get_field("body").max_length)
 # The error code of a form refused by a rate limit (answered with 429).
 RATE_LIMITED = "rate_limited"
 
@@ -59,7 +62,7 @@ class CatchUpForm(forms.Form):
 
 
 class SignUpForm(UserCreationForm):
-    class Meta(UserCreationForm.Meta):
+    class Meta(UserCreationForm.Meta):  # type: ignore[name-defined]  # django-stubs does not declare it
         fields = ["username"]
 
     def __init__(self, *args, address: str = "", **kwargs) -> None:

@@ -10,6 +10,7 @@ import logging
 import time
 import weakref
 from functools import lru_cache
+from typing import Any
 
 from django.conf import settings
 
@@ -98,7 +99,7 @@ def _shared_bucket_script_sync():
     return _sync_script
 
 
-_sync_script = None
+_sync_script: Any = None
 
 
 def allow(key: str, per_hour: float, burst: float) -> bool:

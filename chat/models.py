@@ -30,6 +30,10 @@ class Room(models.Model):
     def get_absolute_url(self) -> str:
         return reverse("chat:room", kwargs={"slug": self.slug})
 
+    def is_admin(self, user) -> bool:
+        """The room's admin (its creator) may rename it and delete anyone's messages."""
+        return user.is_authenticated and self.created_by_id == user.pk
+
 
 class Message(models.Model):
     room = models.ForeignKey(Room, on_delete=models.CASCADE, related_name="messages")
@@ -45,6 +49,11 @@ class Message(models.Model):
     # Chosen by the composer that sent it, so that a retried send is stored once.
     client_id = models.UUIDField(null=True, blank=True)
     mentions = models.ManyToManyField(settings.AUTH_USER_MODEL, blank=True, related_name="mentioned_in")
+
+    # What the partial shows besides the fields, set by services.add_display (not stored).
+    parts: list
+    mention_ids: str
+    reaction_counts: list
 
     class Meta:
         ordering = ["seq"]

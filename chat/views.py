@@ -1,3 +1,6 @@
+from typing import cast
+
+from django.conf import settings
 from django.contrib.auth import login
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import NON_FIELD_ERRORS
@@ -6,9 +9,9 @@ from django.http import Http404, HttpRequest, HttpResponse, HttpResponseForbidde
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_http_methods, require_POST
 
-from . import frames, limits, services
-from .fanout import USER_READ, change_event, publish_from_sync, room_group, user_group
+from . import limits, services
 from .forms import RATE_LIMITED, MessageForm, RoomForm, SignUpForm
+from .live import events, frames
 from .models import Message, Room
 
 # Rooms listed per page of the index (most recently active first).
@@ -52,13 +55,16 @@ def room(request: HttpRequest, slug: str) -> HttpResponse:
     room = get_object_or_404(Room, slug=slug)
     rename_form = RoomForm(request.POST or None, room=room, initial={"name": room.name}, prefix="rename")
     if request.method == "POST":
-        if not services.is_room_admin(room, request.user):
-            return HttpResponseForbidden("Only the room's admin can rename it.")
+        try:
+            services.check_can_rename(room, request.user)
+        except services.NotAllowed as refusal:
+            return HttpResponseForbidden(str(refusal))
         if rename_form.is_valid():
             services.rename_room(room, request.user, rename_form.cleaned_data["name"])
+            events.publish_from_sync(events.room_renamed(room.pk, room.name, room.slug))
             return redirect(room)
     read_before = services.open_room(room, request.user)
-    publish_from_sync(user_group(request.user.pk), {"type": USER_READ, "user": request.user.pk, "room": room.pk})
+    events.publish_from_sync(events.user_read(cast(int, request.user.pk), room.pk))
     messages, has_older = services.latest_messages(room)
     rooms = services.sidebar(request.user)
     context = {
@@ -70,7 +76,7 @@ def room(request: HttpRequest, slug: str) -> HttpResponse:
         "client_id": services.new_client_id(),
         "sidebar": rooms,
         "total_unread": sum(item.unread for item in rooms if item.room.pk != room.pk),
-        "is_admin": services.is_room_admin(room, request.user),
+        "is_admin": room.is_admin(request.user),
         "rename_form": rename_form,
     }
     return render(request, "chat/room.html", context, status=400 if rename_form.errors else 200)
@@ -96,7 +102,7 @@ def _message_or_404(room: Room, pk: int):
 
 def _publish_change(message) -> None:
     frame = frames.render_update_frame(message)
-    publish_from_sync(room_group(message.room_id), change_event(message.room_id, message, frame, new=False))
+    events.publish_from_sync(events.room_change(message.room_id, message, frame, new=False))
 
 
 @login_required
@@ -111,20 +117,17 @@ def message(request: HttpRequest, slug: str, pk: int) -> HttpResponse:
 def edit_message(request: HttpRequest, slug: str, pk: int) -> HttpResponse:
     room = get_object_or_404(Room, slug=slug)
     message = _message_or_404(room, pk)
+    try:
+        services.check_can_edit(message, request.user)
+    except services.NotAllowed as refusal:  # a right refused: 403 on every path
+        return render(request, "chat/_message_edit.html", {"message": message, "error": str(refusal)}, status=403)
     form = MessageForm(request.POST or None, initial={"message": message.body})
-    error = ""
     if request.method == "POST" and form.is_valid():
-        try:
-            message = services.edit_message(message, request.user, form.cleaned_data["message"])
-        except services.NotAllowed as refusal:
-            error = str(refusal)
-        else:
-            _publish_change(message)
-            return render(request, "chat/_message.html", {"message": message})
-    if request.method == "GET" and message.author_id != request.user.pk:
-        error = "You can only edit your own messages."
-    error = error or next((str(e[0]) for e in form.errors.values()), "")
-    status = 403 if error and request.method == "GET" else (400 if error else 200)
+        message = services.edit_message(message, request.user, form.cleaned_data["message"])
+        _publish_change(message)
+        return render(request, "chat/_message.html", {"message": message})
+    error = next((str(e[0]) for e in form.errors.values()), "")
+    status = 400 if error else 200
     return render(request, "chat/_message_edit.html", {"message": message, "error": error}, status=status)
 
 
@@ -143,11 +146,15 @@ def delete_message(request: HttpRequest, slug: str, pk: int) -> HttpResponse:
 @login_required
 def user_css(request: HttpRequest) -> HttpResponse:
     """Per-reader styling of messages rendered once for everyone: own, mentioning me, my reactions."""
-    admin_rooms = Room.objects.filter(created_by=request.user).values_list("pk", flat=True)
+    admin_rooms = Room.objects.filter(created_by_id=request.user.pk).values_list("pk", flat=True)
     response = render(
         request,
         "chat/user.css",
-        {"user_id": request.user.pk, "admin_rooms": list(admin_rooms)},
+        {
+            "user_id": request.user.pk,
+            "admin_rooms": list(admin_rooms),
+            "stale_after": f"{2 * settings.CHAT_HEARTBEAT_SECONDS:g}",
+        },
         content_type="text/css; charset=utf-8",
     )
     response["Cache-Control"] = "private, no-cache"

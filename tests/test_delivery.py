@@ -12,7 +12,8 @@ from django.test import override_settings
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from chat import frames, services
+from chat import services
+from chat.live import frames
 from chat.models import Message, Room
 
 from .sockets import drain, htmx_frame, open_socket, receive_all, receive_until, send_frame
@@ -64,9 +65,9 @@ async def test_a_stale_live_frame_is_not_shown_twice(make_user, room):
     message = (await sync_to_async(services.post_message)(room, alice, "already here")).message
     a, _, _ = await open_socket(room.slug, alice, catch_up=1)
     frame = await sync_to_async(frames.render_new_message_frame)(message)
-    from chat.fanout import get_hub
+    from chat.live.hub import get_hub
 
-    get_hub().deliver(room.pk, 1, frame)  # a late copy of seq 1
+    get_hub().changes.deliver(room.pk, 1, frame)  # a late copy of seq 1
     assert not any("already here" in f for f in await drain(a))
     await a.disconnect()
 
@@ -154,5 +155,5 @@ def test_frames_from_the_ws_extension_are_understood():
     from chat.consumers import frame_action, parse_frame
 
     fields = parse_frame(htmx_frame({"client_id": "x", "message": "hi"}, "chat-form"), None)
-    assert frame_action(fields) == "chat-form"
-    assert frame_action(parse_frame(htmx_frame({"last_change": "3"}, "catch-up"), None)) == "catch-up"
+    assert frame_action(fields) == "send"  # handled by ChatConsumer.on_send
+    assert frame_action(parse_frame(htmx_frame({"last_change": "3"}, "catch-up"), None)) == "catch_up"

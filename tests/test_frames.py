@@ -6,8 +6,9 @@ import pytest
 from asgiref.sync import sync_to_async
 from django.conf import settings
 
-from chat import frames, services
+from chat import services
 from chat.consumers import ChatConsumer
+from chat.live import frames
 
 from .sockets import catch_up_frame, drain, open_socket, receive_until, send_frame
 

@@ -5,8 +5,8 @@ from channels.layers import get_channel_layer
 from django.db import IntegrityError
 
 from chat import services
-from chat.fanout import room_group
 from chat.forms import MessageForm, RoomForm
+from chat.live.events import room_group
 from chat.models import Message, Room
 
 pytestmark = pytest.mark.django_db

@@ -57,7 +57,7 @@ def test_only_the_author_edits_and_only_within_a_day(people, room):
     message = services.post_message(room, alice, "draft").message
     url = f"/chat/{room.slug}/messages/{message.pk}/edit/"
     refused = logged_in(bob).post(url, {"message": "hijacked"})
-    assert refused.status_code == 400 and "only edit your own" in refused.content.decode()
+    assert refused.status_code == 403 and "only edit your own" in refused.content.decode()
     edited = logged_in(alice).post(url, {"message": "final"})
     assert edited.status_code == 200 and "final" in edited.content.decode() and "edited" in edited.content.decode()
     Message.objects.filter(pk=message.pk).update(created_at=timezone.now() - timedelta(hours=25))
@@ -86,19 +86,18 @@ def test_only_the_admin_renames_the_room(people, room):
     assert room.name == "Renamed"
 
 
-async def test_deleting_others_messages_needs_the_room_admin_over_the_socket(people, room):
+async def test_a_delete_by_the_room_admin_reaches_open_pages_live(people, room):
     admin, alice, bob = people
     message = await sync_to_async(lambda: services.post_message(room, alice, "keep me").message)()
     b, _, _ = await open_socket(room.slug, bob)
     await drain(b)
-    await b.send_to(text_data=htmx_frame({"action": "delete", "message_id": str(message.pk)}, "x"))
-    assert "Only the author or the room" in await receive_until(b, 'id="composer-error"')
+    url = f"/chat/{room.slug}/messages/{message.pk}/delete/"
+    bobs, admins = await sync_to_async(logged_in)(bob), await sync_to_async(logged_in)(admin)
+    assert (await sync_to_async(bobs.post)(url)).status_code == 403
     assert (await Message.objects.aget(pk=message.pk)).deleted_at is None
-    a, _, _ = await open_socket(room.slug, admin)
-    await a.send_to(text_data=htmx_frame({"action": "delete", "message_id": str(message.pk)}, "x"))
+    assert (await sync_to_async(admins.post)(url)).status_code == 200
     frame = await receive_until(b, "message deleted")
     assert f'id="message-{message.pk}"' in frame and 'hx-swap-oob="true"' in frame
-    await a.disconnect()
     await b.disconnect()
 
 
@@ -141,3 +140,28 @@ async def test_typing_and_presence_frames(people, room):
     await b.disconnect()
     assert "<li>bob</li>" not in await receive_until(a, 'id="presence"')
     await a.disconnect()
+
+
+async def test_a_rename_reaches_open_pages_and_sidebars_live(people, room):
+    admin, alice, bob = people
+    elsewhere = await sync_to_async(services.create_room)("Elsewhere", alice)
+    await sync_to_async(services.open_room)(room, alice)  # the room is in Alice's sidebar
+    b, _, _ = await open_socket(room.slug, bob)
+    a, _, _ = await open_socket(elsewhere.slug, alice)
+    await drain(b)
+    await drain(a)
+    admins = await sync_to_async(logged_in)(admin)
+    renamed = await sync_to_async(admins.post)(room.get_absolute_url(), {"rename-name": "Règles"})
+    assert renamed.status_code == 302
+    seen_by_bob = await receive_all(b, 'id="room-name"', "Règles &middot; Chat")
+    assert '<h1 id="room-name" class="room-name" hx-swap-oob="true">Règles</h1>' in seen_by_bob
+    seen_by_alice = await receive_until(a, f'id="sidebar-room-{room.pk}"')
+    assert ">Règles</a>" in seen_by_alice
+    await a.disconnect()
+    await b.disconnect()
+
+
+def test_the_page_turns_stale_after_two_heartbeats_whatever_the_interval(people, settings):
+    settings.CHAT_HEARTBEAT_SECONDS = 45
+    css = logged_in(people[1]).get("/me.css").content.decode()
+    assert "animation-delay: 90s" in css

@@ -13,7 +13,8 @@ from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncWebsocketConsumer
 from django.template.loader import render_to_string
 
-from chat import frames, services
+from chat import services
+from chat.live import frames
 from chat.models import Room
 
 

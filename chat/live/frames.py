@@ -1,7 +1,8 @@
-"""Socket frames of room changes: rendered once, cut into pieces, packed under the size limit.
+"""Every frame the server sends a page, rendered from the partials the page itself uses.
 
-A frame is HTML whose top-level elements htmx swaps out of band, so frames can be
-joined and split between elements. Everything a page is sent about its room is a
+Room changes are rendered once, cut into pieces and packed under the size limit. A
+frame is HTML whose top-level elements htmx swaps out of band, so frames can be joined
+and split between elements. Everything a page is sent about its room is a
 list of *pieces* (one message each, with the page's catch-up field after it), each
 paired with the change the page shows once that piece has arrived. The writer packs
 queued pieces into frames of at most CHAT_MAX_SENT_FRAME_BYTES, so no frame is ever
@@ -13,12 +14,13 @@ exactly what it has when it reconnects.
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
+from functools import lru_cache
 
 from django.conf import settings
 from django.template.loader import render_to_string
 
-from . import services
-from .models import Message, Room
+from .. import services
+from ..models import Message, Room
 
 # (HTML, the change the page shows once it has this piece and everything before it)
 Piece = tuple[str, int]
@@ -120,3 +122,48 @@ def pack(pieces: Iterable[Piece], limit: int) -> Iterator[Piece]:
         shown = change
     if joined:
         yield "".join(joined), shown
+
+
+# Frames for one page, or for every page of a room -------------------------------------
+
+
+def composer(room: Room) -> str:
+    """A fresh, empty composer, swapped in after a successful send."""
+    context = {"room": room, "client_id": services.new_client_id(), "autofocus": True, "oob": True}
+    return render_to_string("chat/_composer.html", context)
+
+
+def error(text: str) -> str:
+    """A refusal, shown beside the composer of the page that sent the frame."""
+    return render_to_string("chat/_composer_error.html", {"error": text, "oob": True})
+
+
+@lru_cache(maxsize=1)
+def live_status() -> str:
+    """ "Live", sent when the socket opens and with each heartbeat (restarting the page's countdown)."""
+    return render_to_string("chat/_status.html", {"state": "live", "oob": True})
+
+
+def typing(names: list[str]) -> str:
+    return render_to_string("chat/_typing.html", {"text": services.typing_text(names), "oob": True})
+
+
+def presence(names: list[str], shown: int) -> str:
+    return render_to_string("chat/_presence.html", {"names": names[:shown], "more": len(names) - shown, "oob": True})
+
+
+@lru_cache(maxsize=4096)
+def badge(room_id: int, room_name: str, slug: str, unread: int, mentions: int) -> str:
+    """A room in the sidebar with its unread and mention counts (capped: see sidebar.capped)."""
+    item = {"room": {"pk": room_id, "name": room_name, "slug": slug}, "unread": unread, "mentions": mentions}
+    return render_to_string("chat/_room_badge.html", {"item": item, "oob": True})
+
+
+@lru_cache(maxsize=4096)
+def title(room_name: str, unread: int) -> str:
+    return render_to_string("chat/_title.html", {"title": room_name, "unread": unread, "oob": True})
+
+
+def room_name(name: str) -> str:
+    """The room's heading, after a rename."""
+    return render_to_string("chat/_room_name.html", {"name": name, "oob": True})

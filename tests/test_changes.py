@@ -1,4 +1,5 @@
-"""The process's writer: frames queued together leave as one, and a page too far behind is refilled."""
+"""Room changes reaching pages: frames queued together leave as one, a page too far behind is refilled, and what
+the layer dropped is filled in."""
 
 import re
 
@@ -7,9 +8,9 @@ from asgiref.sync import sync_to_async
 from django.conf import settings
 
 from chat import services
-from chat.consumers import MAX_OUTBOX_FRAMES
-from chat.fanout import get_hub
-from chat.frames import render_new_message_frame
+from chat.live.feed import MAX_OUTBOX_FRAMES
+from chat.live.frames import render_new_message_frame
+from chat.live.hub import get_hub
 from chat.models import Membership, Room
 
 from .sockets import drain, open_socket, receive_until
@@ -42,7 +43,7 @@ async def test_changes_queued_before_the_writer_runs_reach_the_page_as_one_frame
     frames = await sync_to_async(stored_unsent)(room, alice, 3)
     hub = get_hub()
     for change, frame in frames:  # three messages arrive while the writer waits for its turn
-        hub.deliver(room.pk, change, frame)
+        hub.changes.deliver(room.pk, change, frame)
     received = await drain(b)
     with_messages = [frame for frame in received if "<article" in frame]
     assert len(with_messages) == 1
@@ -68,7 +69,7 @@ async def test_a_page_too_far_behind_gets_one_refill_from_the_database_not_the_b
     frames = await sync_to_async(stored_unsent)(room, alice, count)
     hub = get_hub()
     for change, frame in frames:  # more than the outbox holds, all before the writer runs
-        hub.deliver(room.pk, change, frame)
+        hub.changes.deliver(room.pk, change, frame)
     frames = await drain(b, timeout=1)
     received = "".join(frames)
     # Each message once, in order, from one catch-up query (not the backlog), in frames under the limit.
@@ -80,9 +81,9 @@ async def test_a_page_too_far_behind_gets_one_refill_from_the_database_not_the_b
 
 
 async def test_changes_whose_events_the_layer_dropped_reach_the_page_unasked(make_user, room, monkeypatch):
-    from chat import fanout
+    from chat.live import changes
 
-    monkeypatch.setattr(fanout, "RECONCILE_SECONDS", 0.2)
+    monkeypatch.setattr(changes, "RECONCILE_SECONDS", 0.2)
     alice, bob = await sync_to_async(make_user)("alice"), await sync_to_async(make_user)("bob")
     b, _, _ = await open_socket(room.slug, bob)
     await drain(b)

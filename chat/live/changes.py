@@ -1,0 +1,124 @@
+"""Room changes on their way to pages: live delivery, shared catch-ups, and what the layer lost.
+
+Every new, edited or deleted message and every reaction is one numbered room change
+(services.py). A live change goes to every local page of the room (feed.Feed.offer);
+a page that connects, skips a number or falls behind is filled in from the database.
+Pages reconnecting together (everyone after a deploy) share one catch-up query.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections import defaultdict
+from typing import TYPE_CHECKING
+
+from channels.db import database_sync_to_async
+
+from .. import services
+from . import frames
+from .feed import State
+
+if TYPE_CHECKING:
+    from .hub import Hub, LocalSocket
+
+logger = logging.getLogger(__name__)
+
+# A catch-up computed for (room, change) serves every page of this process that asks
+# the same within this time (a reconnect storm), until the room changes.
+CATCH_UP_REUSE_SECONDS = 5.0
+CATCH_UP_CACHE_SIZE = 256
+# How often a process checks its rooms' newest changes against what its pages have.
+RECONCILE_SECONDS = 5.0
+
+
+class Changes:
+    def __init__(self, hub: Hub) -> None:
+        self.hub = hub
+        # (room, claimed change) -> (reusable until, the catch-up being computed or computed)
+        self.catch_ups: dict[tuple[int, int | None], tuple[float, asyncio.Future]] = {}
+
+    async def room_change(self, event: dict) -> None:
+        self.deliver(event["room"], event["change"], event["frame"])
+
+    def deliver(self, room_id: int, change: int, frame: str) -> None:
+        """A room change to every local page of the room."""
+        self._forget_catch_ups(room_id)
+        for socket in self.hub.viewers.get(room_id, ()):
+            try:
+                socket.feed.offer(change, frame)
+            except Exception:
+                logger.exception("delivery to a page failed")
+
+    # What the database says a page lacks (feed.Source) ----------------------------------
+
+    async def catch_up(self, room_id: int, claimed: int | None) -> tuple[list[frames.Piece], int]:
+        """What a page showing the room up to `claimed` lacks, as pieces, and the change it then shows."""
+        now, key = time.monotonic(), (room_id, claimed)
+        entry = self.catch_ups.get(key)
+        if entry is None or entry[0] < now:
+            if len(self.catch_ups) >= CATCH_UP_CACHE_SIZE:  # claims come from pages: keep only fresh ones
+                self.catch_ups = {k: v for k, v in self.catch_ups.items() if v[0] >= now}
+                if len(self.catch_ups) >= CATCH_UP_CACHE_SIZE:
+                    self.catch_ups.clear()
+            future = asyncio.ensure_future(database_sync_to_async(frames.catch_up)(room_id, claimed))
+            entry = self.catch_ups[key] = (now + CATCH_UP_REUSE_SECONDS, future)
+            future.add_done_callback(lambda done: self._forget_failed_catch_up(key, entry))
+        return await asyncio.shield(entry[1])
+
+    async def gap(self, room_id: int, after: int, before: int) -> tuple[list[frames.Piece], int]:
+        return await database_sync_to_async(frames.gap_frame)(room_id, after, before)
+
+    def _forget_failed_catch_up(self, key: tuple[int, int | None], entry: tuple[float, asyncio.Future]) -> None:
+        future = entry[1]
+        if (future.cancelled() or future.exception() is not None) and self.catch_ups.get(key) is entry:
+            del self.catch_ups[key]
+
+    def _forget_catch_ups(self, room_id: int) -> None:
+        """A catch-up computed before a change of its room is out of date."""
+        if self.catch_ups:
+            self.catch_ups = {key: entry for key, entry in self.catch_ups.items() if key[0] != room_id}
+
+    # What the layer lost ---------------------------------------------------------------
+
+    async def fill_in(self, rooms: dict[int, int] | None = None) -> None:
+        """Bring live pages up to the database: every room after a layer outage, or the rooms given
+        (room -> change) for pages short of that change. One catch-up per room and distinct
+        change, shared by its pages."""
+        self.catch_ups.clear()  # computed before the changes the layer lost
+        for room_id, sockets in list(self.hub.viewers.items()):
+            if rooms is not None and room_id not in rooms:
+                continue
+            below = rooms[room_id] if rooms is not None else None
+            by_change: dict[int, list[LocalSocket]] = defaultdict(list)
+            for socket in sockets:
+                feed = socket.feed
+                if feed.state is State.LIVE and (below is None or feed.shown < below):
+                    by_change[feed.shown].append(socket)
+            for change, group in by_change.items():
+                pieces, synced = await self.catch_up(room_id, change)
+                for socket in group:
+                    socket.feed.apply_catch_up(change, pieces, synced)
+
+    async def run(self) -> None:
+        """Fill in what the layer lost without a word.
+
+        Channels' layers drop an event for a channel that is full (or that waited past
+        its expiry) with no error, and a page only notices a missing change when a
+        later one arrives. So every RECONCILE_SECONDS the process reads each room's
+        newest change; pages still short of what the database had one round earlier
+        (time enough for any live frame) are filled in from the database.
+        """
+        expected: dict[int, int] = {}
+        viewers = self.hub.viewers
+        while True:
+            await asyncio.sleep(RECONCILE_SECONDS)
+            try:
+                behind = {room: change for room, change in expected.items() if room in viewers}
+                if any(socket.feed.shown < behind[room] for room in behind for socket in viewers[room]):
+                    logger.warning("filling in changes the channel layer lost in rooms %s", sorted(behind))
+                    await self.fill_in(behind)
+                expected = await database_sync_to_async(services.newest_changes)(list(viewers))
+            except Exception:
+                logger.warning("could not compare this process's rooms with the database", exc_info=True)

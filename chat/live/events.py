@@ -1,0 +1,90 @@
+"""Every event that crosses the channel layer, built here and nowhere else.
+
+An event's `type` names the handler that receives it in each process: "room.change"
+is `room_change` on every feature of the hub that has one (hub.Hub.dispatch), the way
+Channels dispatches to consumers. docs/architecture.md lists them with their senders.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any, NotRequired, TypedDict
+
+from channels.layers import get_channel_layer
+
+logger = logging.getLogger(__name__)
+
+ROOM_CHANGE = "room.change"
+ROOM_TYPING = "room.typing"
+ROOM_PRESENCE = "room.presence"
+ROOM_RENAMED = "room.renamed"
+USER_SIGNED_OUT = "user.signed_out"
+USER_READ = "user.read"
+
+
+def room_group(room_id: int) -> str:
+    """Channel-layer group of a room: from its primary key, never from user text."""
+    return f"chat.room.{room_id}"
+
+
+def user_group(user_id: int) -> str:
+    return f"chat.user.{user_id}"
+
+
+class RoomChange(TypedDict):
+    type: str
+    room: int
+    change: int
+    frame: str
+    # Only for a new message: what the sidebar and typing features need.
+    seq: NotRequired[int]
+    author: NotRequired[int]
+    mentions: NotRequired[list[int]]
+
+
+def room_change(room_id: int, message, frame: str, new: bool) -> RoomChange:
+    """A new, edited or deleted message, or a reaction: the room's next change, rendered once."""
+    event: RoomChange = {"type": ROOM_CHANGE, "room": room_id, "change": message.change, "frame": frame}
+    if new:
+        event["seq"], event["author"] = message.seq, message.author_id
+        event["mentions"] = [int(i) for i in message.mention_ids.split()]
+    return event
+
+
+def room_typing(room_id: int, user_id: int, name: str) -> dict:
+    return {"type": ROOM_TYPING, "room": room_id, "user": user_id, "name": name}
+
+
+def room_presence(room_id: int) -> dict:
+    """Some process's users in the room changed: every process reads the room's presence again."""
+    return {"type": ROOM_PRESENCE, "room": room_id}
+
+
+def room_renamed(room_id: int, name: str, slug: str) -> dict:
+    return {"type": ROOM_RENAMED, "room": room_id, "name": name, "slug": slug}
+
+
+def user_signed_out(user_id: int, session: str | None) -> dict:
+    """One session of the user ended (`session`: its digest), or all of them (None)."""
+    return {"type": USER_SIGNED_OUT, "user": user_id, "session": session}
+
+
+def user_read(user_id: int, room_id: int) -> dict:
+    """The user opened the room somewhere: its unread badges reset on their other pages."""
+    return {"type": USER_READ, "user": user_id, "room": room_id}
+
+
+def group_of(event: Any) -> str:
+    """Where an event goes: a room's events to the room's group, a user's to the user's."""
+    return room_group(event["room"]) if event["type"].startswith("room.") else user_group(event["user"])
+
+
+def publish_from_sync(event: Any) -> None:
+    """Send an event to every process from sync code (views, signals); hub.Hub.publish does it from async code."""
+    from asgiref.sync import async_to_sync
+
+    group = group_of(event)
+    try:
+        async_to_sync(get_channel_layer().group_send)(group, event)
+    except Exception:  # sockets re-check the session on every frame they send, and catch up from the database
+        logger.warning("could not publish %s to %s", event.get("type"), group, exc_info=True)

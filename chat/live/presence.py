@@ -1,0 +1,189 @@
+"""Who is in a room now: counted by sockets, shared through Redis when there is one.
+
+Each process records its own sockets' users per room. With Redis, every entry
+carries an expiry time that its process keeps pushing forward; a process that dies
+stops doing so and its users drop out within ENTRY_TTL seconds. Joins and leaves are
+recorded and shown together (PRESENCE_DEBOUNCE_SECONDS), and rendered once per room.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections import Counter
+from typing import TYPE_CHECKING
+
+from django.conf import settings
+
+from . import frames
+from .events import room_presence
+
+if TYPE_CHECKING:
+    from .hub import Hub, LocalSocket
+
+logger = logging.getLogger(__name__)
+
+ENTRY_TTL = 20.0
+REFRESH_SECONDS = 5.0
+# Joins and leaves within this window are recorded and shown together: a
+# thousand reconnecting sockets cost a few presence updates, not a thousand.
+PRESENCE_DEBOUNCE_SECONDS = 1.0
+PRESENCE_SHOWN = 100
+
+
+class Presence:
+    """This process's side of presence: record its users, show everyone's, debounced."""
+
+    def __init__(self, hub: Hub) -> None:
+        self.hub = hub
+        self.store = presence_store(hub.process_id)
+        self.shown: dict[int, list[str]] = {}
+        self.frames: dict[int, str] = {}
+        self.pending: dict[str, set[int]] = {"record": set(), "show": set()}
+
+    def changed(self, room_id: int) -> None:
+        """A socket of this process joined or left the room."""
+        self._soon("record", room_id)
+
+    def forget(self, room_id: int) -> None:
+        """The room's last local socket left."""
+        self.shown.pop(room_id, None)
+        self.frames.pop(room_id, None)
+
+    async def room_presence(self, event: dict) -> None:
+        self._soon("show", event["room"])
+
+    def frame_for(self, socket: LocalSocket) -> str:
+        return self.frames.get(socket.room_id, "")
+
+    def _local(self, room_id: int) -> Counter:
+        return Counter((socket.user_id, socket.username) for socket in self.hub.viewers.get(room_id, ()))
+
+    def _soon(self, kind: str, room_id: int) -> None:
+        """Record ("record") or show ("show") a room's presence after the debounce window."""
+        pending = self.pending[kind]
+        if not pending:
+            asyncio.get_running_loop().call_later(
+                PRESENCE_DEBOUNCE_SECONDS, lambda: asyncio.ensure_future(self._flush(kind))
+            )
+        pending.add(room_id)
+
+    async def _flush(self, kind: str) -> None:
+        rooms, self.pending[kind] = self.pending[kind], set()
+        if kind == "show":
+            await self._show(rooms)
+            return
+        await self._record(rooms)
+        for room_id in rooms:
+            await self.hub.publish(room_presence(room_id))
+
+    async def _record(self, rooms: set[int] | list[int]) -> None:
+        """Store this process's users of these rooms where every process reads them."""
+        try:
+            await self.store.publish({room_id: self._local(room_id) for room_id in rooms})
+        except Exception:
+            logger.warning("could not record presence in rooms %s", sorted(rooms), exc_info=True)
+
+    async def _show(self, rooms: set[int] | list[int], only_if_changed: bool = False) -> None:
+        viewers = self.hub.viewers
+        local = {room_id: self._local(room_id) for room_id in rooms if room_id in viewers}
+        if not local:
+            return
+        try:
+            names_of = await self.store.names(local)
+        except Exception:
+            logger.warning("could not read presence in rooms %s", sorted(local), exc_info=True)
+            return
+        for room_id, names in names_of.items():
+            if room_id not in viewers or (only_if_changed and self.shown.get(room_id) == names):
+                continue
+            self.shown[room_id] = names
+            frame = self.frames[room_id] = frames.presence(names, PRESENCE_SHOWN)
+            for socket in viewers.get(room_id, ()):
+                socket.feed.push(frame)
+
+    async def run(self) -> None:
+        """Keep this process's entries alive, and notice other processes' users leaving or dying."""
+        while True:
+            await asyncio.sleep(REFRESH_SECONDS)
+            rooms = list(self.hub.viewers)
+            await self._record(rooms)
+            await self._show(rooms, only_if_changed=True)
+
+
+class LocalPresence:
+    """One process (no Redis): this process's sockets are everyone's."""
+
+    def __init__(self, process_id: str) -> None:
+        self.process_id = process_id
+
+    async def publish(self, rooms: dict[int, Counter]) -> None:
+        """Nothing to share: `names` reads this process's own sockets."""
+
+    async def names(self, rooms: dict[int, Counter]) -> dict[int, list[str]]:
+        return {room_id: sorted({name for _, name in local}, key=str.casefold) for room_id, local in rooms.items()}
+
+
+class RedisPresence:
+    """Several processes: a hash per room of "process|user|name" -> expiry time.
+
+    Every call covers many rooms in one round trip: a process refreshes all of
+    its rooms every few seconds.
+    """
+
+    def __init__(self, process_id: str) -> None:
+        from .. import shared_redis
+
+        self.process_id = process_id
+        self.redis = shared_redis.client()
+        self.published: dict[int, set[str]] = {}
+
+    def key(self, room_id: int) -> str:
+        return f"chat:presence:{room_id}"
+
+    async def publish(self, rooms: dict[int, Counter]) -> None:
+        """Replace this process's entries in each room with its current users, expiring ENTRY_TTL from now."""
+        expires = str(time.time() + ENTRY_TTL)
+        fields_of = {
+            room_id: {f"{self.process_id}|{user}|{name}" for user, name in users} for room_id, users in rooms.items()
+        }
+        async with self.redis.pipeline(transaction=False) as pipe:
+            for room_id, fields in fields_of.items():
+                key = self.key(room_id)
+                if gone := self.published.get(room_id, set()) - fields:
+                    pipe.hdel(key, *gone)
+                if fields:
+                    pipe.hset(key, mapping=dict.fromkeys(fields, expires))
+                pipe.expire(key, int(ENTRY_TTL) + 5)
+            await pipe.execute()
+        for room_id, fields in fields_of.items():
+            if fields:
+                self.published[room_id] = fields
+            else:
+                self.published.pop(room_id, None)
+
+    async def names(self, rooms: dict[int, Counter]) -> dict[int, list[str]]:
+        """Everyone in each room: entries of every process that have not expired, and this process's own."""
+        now = time.time()
+        async with self.redis.pipeline(transaction=False) as pipe:
+            for room_id in rooms:
+                pipe.hgetall(self.key(room_id))
+            replies = await pipe.execute()
+        result, expired = {}, {}
+        for (room_id, local), reply in zip(rooms.items(), replies, strict=True):
+            entries = {field.decode(): float(expiry) for field, expiry in reply.items()}
+            if stale := [field for field, expiry in entries.items() if expiry < now]:
+                expired[self.key(room_id)] = stale
+            names = {field.split("|", 2)[2] for field, expiry in entries.items() if expiry >= now}
+            result[room_id] = sorted(names | {name for _, name in local}, key=str.casefold)
+        if expired:
+            async with self.redis.pipeline(transaction=False) as pipe:
+                for key, fields in expired.items():
+                    pipe.hdel(key, *fields)
+                await pipe.execute()
+        return result
+
+
+def presence_store(process_id: str) -> LocalPresence | RedisPresence:
+    return RedisPresence(process_id) if settings.REDIS_URL else LocalPresence(process_id)
