@@ -13,7 +13,7 @@ from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncWebsocketConsumer
 from django.conf import settings
 
-from . import limits, services
+from . import limits, memberships, services
 from .accounts import session_digest, session_is_signed_in
 from .forms import CatchUpForm, MessageForm
 from .live import events, frames
@@ -65,7 +65,7 @@ class ChatConsumer(AsyncWebsocketConsumer):
             return
         self._slot_of = user.pk
         slug = self.scope["url_route"]["kwargs"]["slug"]
-        room, self.sidebar_counts, room_names = await database_sync_to_async(services.socket_state)(slug, user)
+        room, self.sidebar_counts, room_names = await database_sync_to_async(memberships.socket_state)(slug, user)
         if room is None:
             await self.close(code=CLOSE_UNKNOWN_ROOM)
             return
@@ -82,7 +82,7 @@ class ChatConsumer(AsyncWebsocketConsumer):
             shown = self.feed.close()
             await self.hub.leave(self)
             if shown:  # the page was sent everything up to here
-                await database_sync_to_async(services.mark_read_up_to)(self.user_id, self.room_id, shown)
+                await database_sync_to_async(memberships.mark_read_up_to)(self.user_id, self.room_id, shown)
         if self._slot_of is not None:
             self.hub.free_slot(self._slot_of)
             self._slot_of = None

@@ -9,7 +9,7 @@ from django.http import Http404, HttpRequest, HttpResponse, HttpResponseForbidde
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_http_methods, require_POST
 
-from . import limits, services
+from . import limits, memberships, services
 from .forms import RATE_LIMITED, MessageForm, RoomForm, SignUpForm
 from .live import events, frames
 from .models import Message, Room
@@ -63,10 +63,10 @@ def room(request: HttpRequest, slug: str) -> HttpResponse:
             services.rename_room(room, request.user, rename_form.cleaned_data["name"])
             events.publish_from_sync(events.room_renamed(room.pk, room.name, room.slug))
             return redirect(room)
-    read_before = services.open_room(room, request.user)
+    read_before = memberships.open_room(room, request.user)
     events.publish_from_sync(events.user_read(cast(int, request.user.pk), room.pk))
     messages, has_older = services.latest_messages(room)
-    rooms = services.sidebar(request.user)
+    rooms = memberships.sidebar(request.user)
     context = {
         "room": room,
         "messages": messages,

@@ -7,7 +7,7 @@ from asgiref.sync import sync_to_async
 from django.test import Client
 from django.utils import timezone
 
-from chat import services
+from chat import memberships, services
 from chat.models import Message, Reaction
 
 from .sockets import drain, htmx_frame, open_socket, receive_all, receive_until
@@ -145,7 +145,7 @@ async def test_typing_and_presence_frames(people, room):
 async def test_a_rename_reaches_open_pages_and_sidebars_live(people, room):
     admin, alice, bob = people
     elsewhere = await sync_to_async(services.create_room)("Elsewhere", alice)
-    await sync_to_async(services.open_room)(room, alice)  # the room is in Alice's sidebar
+    await sync_to_async(memberships.open_room)(room, alice)  # the room is in Alice's sidebar
     b, _, _ = await open_socket(room.slug, bob)
     a, _, _ = await open_socket(elsewhere.slug, alice)
     await drain(b)

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from .. import services
+from .. import memberships
 from . import frames
 
 if TYPE_CHECKING:
@@ -18,7 +18,7 @@ if TYPE_CHECKING:
 
 def capped(*counts: int) -> tuple[int, ...]:
     """Counts as the page shows them: past 99 they all read "99+" (and share one cached rendering)."""
-    return tuple(min(count, services.UNREAD_COUNTED) for count in counts)
+    return tuple(min(count, memberships.UNREAD_COUNTED) for count in counts)
 
 
 class Sidebar:

@@ -2,7 +2,7 @@
 
 from django import template
 
-from ..services import UNREAD_COUNTED
+from ..memberships import UNREAD_COUNTED
 
 register = template.Library()
 
