@@ -8,6 +8,7 @@ from django.core.paginator import Paginator
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseForbidden
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_http_methods, require_POST
+from django_htmx.middleware import HtmxDetails
 
 from . import limits, memberships, services
 from .forms import RATE_LIMITED, MessageForm, RoomForm, SignUpForm
@@ -16,6 +17,19 @@ from .models import Message, Room
 
 # Rooms listed per page of the index (most recently active first).
 ROOMS_PER_PAGE = 50
+
+
+class HtmxHttpRequest(HttpRequest):
+    htmx: HtmxDetails  # set by django-htmx's middleware
+
+
+def fragment_or_room_page(request: HtmxHttpRequest, room: Room, template: str, context: dict, **kwargs) -> HttpResponse:
+    """htmx asked (django-htmx's request.htmx): the fragment it swaps in. A plain browser (no JavaScript, a link
+    opened in a new tab): the room's page, at the message concerned, after whatever the request did."""
+    if request.htmx:
+        return render(request, template, context, **kwargs)
+    message = context.get("message")
+    return redirect(room.get_absolute_url() + (f"#message-{message.pk}" if message else ""))
 
 
 @require_http_methods(["GET", "POST"])
@@ -83,14 +97,15 @@ def room(request: HttpRequest, slug: str) -> HttpResponse:
 
 
 @login_required
-def history(request: HttpRequest, slug: str) -> HttpResponse:
+def history(request: HtmxHttpRequest, slug: str) -> HttpResponse:
     room = get_object_or_404(Room, slug=slug)
     try:
         before = int(request.GET.get("before", ""))
     except ValueError:
         return HttpResponse("A numeric 'before' is required.", status=400)
     messages, has_older = services.messages_before(room, before_id=before)
-    return render(request, "chat/_history.html", {"room": room, "messages": messages, "has_older": has_older})
+    context = {"room": room, "messages": messages, "has_older": has_older}
+    return fragment_or_room_page(request, room, "chat/_history.html", context)
 
 
 def _message_or_404(room: Room, pk: int):
@@ -106,15 +121,15 @@ def _publish_change(message) -> None:
 
 
 @login_required
-def message(request: HttpRequest, slug: str, pk: int) -> HttpResponse:
+def message(request: HtmxHttpRequest, slug: str, pk: int) -> HttpResponse:
     """One message as everyone sees it (used to cancel an edit)."""
     room = get_object_or_404(Room, slug=slug)
-    return render(request, "chat/_message.html", {"message": _message_or_404(room, pk)})
+    return fragment_or_room_page(request, room, "chat/_message.html", {"message": _message_or_404(room, pk)})
 
 
 @login_required
 @require_http_methods(["GET", "POST"])
-def edit_message(request: HttpRequest, slug: str, pk: int) -> HttpResponse:
+def edit_message(request: HtmxHttpRequest, slug: str, pk: int) -> HttpResponse:
     room = get_object_or_404(Room, slug=slug)
     message = _message_or_404(room, pk)
     try:
@@ -125,22 +140,23 @@ def edit_message(request: HttpRequest, slug: str, pk: int) -> HttpResponse:
     if request.method == "POST" and form.is_valid():
         message = services.edit_message(message, request.user, form.cleaned_data["message"])
         _publish_change(message)
-        return render(request, "chat/_message.html", {"message": message})
+        return fragment_or_room_page(request, room, "chat/_message.html", {"message": message})
     error = next((str(e[0]) for e in form.errors.values()), "")
     status = 400 if error else 200
-    return render(request, "chat/_message_edit.html", {"message": message, "error": error}, status=status)
+    context = {"message": message, "error": error}
+    return fragment_or_room_page(request, room, "chat/_message_edit.html", context, status=status)
 
 
 @login_required
 @require_POST
-def delete_message(request: HttpRequest, slug: str, pk: int) -> HttpResponse:
+def delete_message(request: HtmxHttpRequest, slug: str, pk: int) -> HttpResponse:
     room = get_object_or_404(Room, slug=slug)
     try:
         message = services.delete_message(_message_or_404(room, pk), request.user)
     except services.NotAllowed as refusal:
         return HttpResponseForbidden(str(refusal))
     _publish_change(message)
-    return render(request, "chat/_message.html", {"message": message})
+    return fragment_or_room_page(request, room, "chat/_message.html", {"message": message})
 
 
 @login_required

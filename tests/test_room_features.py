@@ -26,7 +26,8 @@ def room(people):
 
 
 def logged_in(user) -> Client:
-    client = Client()
+    """A browser whose requests come from htmx, as the page's buttons send them."""
+    client = Client(headers={"HX-Request": "true"})
     client.force_login(user)
     return client
 

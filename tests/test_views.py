@@ -2,7 +2,7 @@ import pytest
 from django.urls import reverse
 
 from chat import services
-from chat.models import Room
+from chat.models import Message, Room
 
 pytestmark = pytest.mark.django_db
 
@@ -79,7 +79,8 @@ def test_room_page_shows_newest_page_with_load_older(client, make_user):
     assert 'id="load-older"' in html
     assert 'value="55"' in html  # the catch-up form knows the newest seq
     first_shown = room.messages.order_by("seq")[5]
-    older = client.get(reverse("chat:history", args=[room.slug]) + f"?before={first_shown.pk}").content.decode()
+    older_url = reverse("chat:history", args=[room.slug]) + f"?before={first_shown.pk}"
+    older = client.get(older_url, headers={"HX-Request": "true"}).content.decode()
     assert older.count('<article id="message-') == 5
     assert 'id="load-older"' not in older
     assert older.index("line 0<br>") < older.index("line 4<br>")
@@ -90,6 +91,21 @@ def test_history_needs_numeric_cursor(client, make_user):
     room = services.create_room("A", user)
     client.force_login(user)
     assert client.get(f"{room.get_absolute_url()}history/?before=x").status_code == 400
+
+
+def test_fragments_go_to_htmx_and_a_plain_browser_gets_the_room_page(client, make_user):
+    user = make_user()
+    room = services.create_room("Fragments", user)
+    message = services.post_message(room, user, "hello").message
+    client.force_login(user)
+    history = f"{room.get_absolute_url()}history/?before={message.pk + 1}"
+    fragment = client.get(history, headers={"HX-Request": "true"})
+    assert fragment.status_code == 200 and "<html" not in fragment.content.decode()
+    assert "hello" in fragment.content.decode()
+    assert client.get(history)["Location"] == room.get_absolute_url()
+    deleted = client.post(f"{room.get_absolute_url()}messages/{message.pk}/delete/")  # a form without JavaScript
+    assert deleted.status_code == 302 and deleted["Location"] == f"{room.get_absolute_url()}#message-{message.pk}"
+    assert Message.objects.get(pk=message.pk).deleted_at is not None
 
 
 def test_unread_counts_past_99_read_99_plus(client, make_user):
