@@ -60,6 +60,27 @@ async def settle(feed: Feed) -> None:
     await feed.write()
 
 
+async def test_a_claim_that_fails_is_retried_while_live_changes_wait():
+    room, page = Room(newest=2), Page()
+    real_catch_up, failures = room.catch_up, []
+
+    async def failing_once(room_id, claimed):
+        if not failures:
+            failures.append(claimed)
+            raise OSError("database away")
+        return await real_catch_up(room_id, claimed)
+
+    room.catch_up = failing_once
+    feed, _ = make_feed(room, page)
+    await feed.claim(0)
+    feed.offer(3, piece(3))
+    room.newest = 3
+    await asyncio.wait_for(feed._fill, 5)  # one retry, a second later
+    await feed.write()
+    assert failures == [0]
+    assert page.changes() == [1, 2, 3] and feed.state is State.LIVE
+
+
 async def test_live_changes_wait_for_the_claim_and_are_not_doubled():
     room, page = Room(newest=3), Page()
     feed, _ = make_feed(room, page)
@@ -88,6 +109,7 @@ async def test_a_skipped_change_is_filled_from_the_database_first():
     room, page = Room(newest=0), Page()
     feed, _ = make_feed(room, page)
     await feed.claim(0)
+    await settle(feed)  # caught up on the empty room: live
     feed.offer(1, piece(1))
     room.newest = 4
     feed.offer(4, piece(4))  # 2 and 3 never came
@@ -103,6 +125,7 @@ async def test_a_frame_that_could_not_be_sent_is_refilled_from_what_was_written(
     room, page = Room(newest=0), Page()
     feed, _ = make_feed(room, page)
     await feed.claim(0)
+    await settle(feed)  # caught up on the empty room: live
     feed.offer(1, piece(1))
     await feed.write()
     room.newest = 3
@@ -124,6 +147,7 @@ async def test_a_page_too_far_behind_is_refilled_once_not_sent_the_backlog():
     room, page = Room(newest=0), Page()
     feed, woken = make_feed(room, page)
     await feed.claim(0)
+    await settle(feed)
     count = MAX_OUTBOX_FRAMES + 20
     room.newest = count
     for change in range(1, count + 1):
@@ -138,9 +162,11 @@ async def test_a_closed_feed_queues_nothing():
     room, page = Room(newest=1), Page()
     feed, _ = make_feed(room, page)
     await feed.claim(0)
-    assert feed.close() == 0
+    await settle(feed)
+    assert feed.close() == 1  # the page was sent change 1
+    sent = list(page.frames)
     feed.offer(2, piece(2))
     feed.push("<p>presence</p>")
     await feed.write()
     assert feed.state is State.CLOSED
-    assert page.frames == []
+    assert page.frames == sent

@@ -94,10 +94,20 @@ class Feed:
         if self.state is not State.AWAITING_CLAIM:
             return  # a page claims once per socket
         self.state = State.FILLING
-        pieces, synced = await self.source.catch_up(self.room_id, claimed)
-        if claimed is not None:  # the page itself shows the room up to its claim
-            self.written = max(self.written, min(claimed, synced))
-        self.apply_catch_up(self.shown, pieces, synced)
+        self._fill = asyncio.create_task(self._catch_up(claimed))
+
+    async def _catch_up(self, claimed: int | None) -> None:
+        while self.state is not State.CLOSED:
+            try:
+                pieces, synced = await self.source.catch_up(self.room_id, claimed)
+            except Exception:  # the database is unreachable: live changes keep waiting
+                logger.warning("catching up a page in room %s failed; retrying", self.room_id, exc_info=True)
+                await asyncio.sleep(1)
+                continue
+            if claimed is not None:  # the page itself shows the room up to its claim
+                self.written = max(self.written, min(claimed, synced))
+            self.apply_catch_up(self.shown, pieces, synced)
+            return
 
     def apply_catch_up(self, from_change: int, pieces: list[frames.Piece], synced: int) -> None:
         """Queue what a page showing `from_change` lacks, unless this page moved on meanwhile."""
