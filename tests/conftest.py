@@ -136,3 +136,13 @@ def private_redis(tmp_path):
     redis.start()
     yield redis
     redis.stop()
+
+
+@pytest.fixture
+def chat_servers(private_redis, live_db, live_dir):
+    """Two daphne processes sharing a private Redis and one database: one chat, as in production."""
+    env = server_env(live_db, REDIS_URL=private_redis.url)
+    servers = [Daphne(env, live_dir).start(), Daphne(env, live_dir).start()]
+    yield servers
+    for server in servers:
+        server.stop()

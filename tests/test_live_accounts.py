@@ -15,17 +15,6 @@ pytestmark = pytest.mark.live
 PASSWORD = "correct horse battery 42"
 
 
-@pytest.fixture
-def two_servers(private_redis, live_db, live_dir):
-    env = server_env(live_db, REDIS_URL=private_redis.url)
-    servers = [Daphne(env, live_dir).start(), Daphne(env, live_dir).start()]
-    yield servers
-    for server in servers:
-        server.stop()
-    for server in servers:
-        assert "Traceback" not in server.log()
-
-
 async def set_up(servers):
     alice, bob = HttpUser(servers[0].url), HttpUser(servers[0].url)
     await asyncio.to_thread(alice.sign_up, unique("alice"), PASSWORD)
@@ -52,15 +41,15 @@ async def assert_closed_and_deaf(talker, listeners, ended_at: float) -> None:
     await talker.ws.close()
 
 
-async def test_signing_out_closes_that_sessions_sockets_on_every_process(two_servers):
-    alice, talker, listeners = await set_up(two_servers)
+async def test_signing_out_closes_that_sessions_sockets_on_every_process(chat_servers):
+    alice, talker, listeners = await set_up(chat_servers)
     status, _ = await asyncio.to_thread(alice.post, "/accounts/logout/", {}, "/")
     assert status == 200  # redirected to the login page
     await assert_closed_and_deaf(talker, listeners, time.monotonic())
 
 
-async def test_a_password_change_closes_the_sockets_of_the_sessions_it_ends_on_every_process(two_servers):
-    alice, talker, listeners = await set_up(two_servers)
+async def test_a_password_change_closes_the_sockets_of_the_sessions_it_ends_on_every_process(chat_servers):
+    alice, talker, listeners = await set_up(chat_servers)
     fields = {
         "old_password": PASSWORD,
         "new_password1": "a new battery staple 43",

@@ -8,7 +8,7 @@ import re
 import pytest
 
 from .browser import unique
-from .live import Daphne, HttpUser, Listener, server_env
+from .live import HttpUser, Listener
 
 pytestmark = pytest.mark.live
 
@@ -16,15 +16,6 @@ LIMIT = 64 * 1024
 # With its number in front, 2,000 characters of Japanese and emoji: over 5 KB rendered.
 LONG = ("日本語のメッセージ🎉 <b>&amp;</b> " * 100)[:1994]
 COUNT = 200
-
-
-@pytest.fixture
-def two_servers(private_redis, live_db, live_dir):
-    env = server_env(live_db, REDIS_URL=private_redis.url)
-    servers = [Daphne(env, live_dir).start(), Daphne(env, live_dir).start()]
-    yield servers
-    for server in servers:
-        server.stop()
 
 
 def numbers(frames: list[str]) -> list[int]:
@@ -58,8 +49,8 @@ def assert_every_message_once_in_order(frames: list[str]) -> None:
 
 
 @pytest.mark.timeout(240)
-async def test_after_a_twenty_second_redis_outage_a_page_gets_all_200_long_messages(two_servers, private_redis):
-    writer, reader, _, _ = await room_with_a_reader_and_a_writer(two_servers)
+async def test_after_a_twenty_second_redis_outage_a_page_gets_all_200_long_messages(chat_servers, private_redis):
+    writer, reader, _, _ = await room_with_a_reader_and_a_writer(chat_servers)
     await asyncio.to_thread(private_redis.stop)
     await write_for_twenty_seconds(writer)  # stored and shown on the first process; the layer is gone
     await asyncio.to_thread(private_redis.start)
@@ -70,15 +61,17 @@ async def test_after_a_twenty_second_redis_outage_a_page_gets_all_200_long_messa
 
 
 @pytest.mark.timeout(240)
-async def test_after_its_process_was_stopped_for_twenty_seconds_a_page_gets_all_200_long_messages(two_servers):
-    writer, reader, session, slug = await room_with_a_reader_and_a_writer(two_servers)
-    stopped = asyncio.create_task(asyncio.to_thread(two_servers[1].stop))  # its sockets drop, as in a restart
+async def test_after_its_process_was_stopped_for_twenty_seconds_a_page_gets_all_200_long_messages(
+    chat_servers,
+):
+    writer, reader, session, slug = await room_with_a_reader_and_a_writer(chat_servers)
+    stopped = asyncio.create_task(asyncio.to_thread(chat_servers[1].stop))  # its sockets drop, as in a restart
     assert await asyncio.wait_for(reader.closed, 15) != 1009
     await stopped
     await write_for_twenty_seconds(writer)
-    await asyncio.to_thread(two_servers[1].start)
+    await asyncio.to_thread(chat_servers[1].start)
     # The page reconnects and says what it shows, as htmx does.
-    again = await Listener(two_servers[1], session, slug, max_size=LIMIT).open(last_change=reader.last_change())
+    again = await Listener(chat_servers[1], session, slug, max_size=LIMIT).open(last_change=reader.last_change())
     await again.until(f'class="message-body">#{COUNT} ', timeout=30)
     await asyncio.sleep(1)
     assert not again.closed.done()
