@@ -68,7 +68,7 @@ class Changes:
         return await asyncio.shield(entry[1])
 
     async def gap(self, room_id: int, after: int, before: int) -> tuple[list[frames.Piece], int]:
-        return await database_sync_to_async(frames.gap_frame)(room_id, after, before)
+        return await database_sync_to_async(frames.gap_pieces)(room_id, after, before)
 
     def _forget_failed_catch_up(self, key: tuple[int, int | None], entry: tuple[float, asyncio.Future]) -> None:
         future = entry[1]

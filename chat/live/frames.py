@@ -74,9 +74,7 @@ def catch_up(room_id: int, claimed_change: int | None) -> tuple[list[Piece], int
         if count == 0:
             return [], claimed_change
         if count <= settings.CHAT_CATCH_UP_MAX_MESSAGES:
-            missing = services.changes_between(room_id, claimed_change, limit=count)
-            synced = missing[-1].change
-            return render_changes(missing, claimed_change, synced), synced
+            return _missing(services.changes_between(room_id, claimed_change, limit=count), claimed_change)
     return log_reset(room)
 
 
@@ -91,13 +89,17 @@ def log_reset(room: Room) -> tuple[list[Piece], int]:
     return [(reset, before_first), *render_changes(latest, before_first, room.last_change)], room.last_change
 
 
-def gap_frame(room_id: int, after_change: int, before_change: int) -> tuple[list[Piece], int]:
+def gap_pieces(room_id: int, after_change: int, before_change: int) -> tuple[list[Piece], int]:
     """The changes a live socket skipped, and the newest of them."""
-    missing = services.changes_between(room_id, after_change, before_change)
-    if not missing:
+    return _missing(services.changes_between(room_id, after_change, before_change), after_change)
+
+
+def _missing(messages: list[Message], after_change: int) -> tuple[list[Piece], int]:
+    """Pieces of the messages a page showing `after_change` lacks (in change order), and the change it then shows."""
+    if not messages:
         return [], after_change
-    synced = missing[-1].change
-    return render_changes(missing, after_change, synced), synced
+    synced = messages[-1].change
+    return render_changes(messages, after_change, synced), synced
 
 
 def utf8_length(frame: str) -> int:
@@ -107,8 +109,10 @@ def utf8_length(frame: str) -> int:
 def pack(pieces: Iterable[Piece], limit: int) -> Iterator[Piece]:
     """Join queued pieces into frames of at most `limit` bytes, each with the change the page shows after it.
 
-    A piece is never cut (it could not be swapped); one over the limit on its own (which
-    the message and reaction limits keep from happening) leaves alone.
+    A piece is never cut (it could not be swapped); one over the limit on its own leaves
+    alone. A message is at most 2,000 characters (~7 KB rendered), but a message with
+    very many reactors has a long list of names and ids: daphne's 1 MiB message limit
+    (project/serve.py) leaves room for it.
     """
     joined: list[str] = []
     size, shown = 0, 0
