@@ -30,7 +30,7 @@ CLOSE_TOO_MANY_SOCKETS = 4429
 # What a frame asks for, by the id of the ws-send form that sent it or an "action" field
 # (hx-vals) on the smaller controls: the name of the method that handles it (on_...).
 ACTIONS = {"chat-form": "send", "catch-up": "catch_up", "typing": "typing", "react": "react"}
-FIELDS = ("message", "client_id", "last_change", "action", "message_id", "emoji")
+FIELDS = ("message", "client_id", "last_change", "unread_after", "action", "message_id", "emoji")
 
 
 class FrameError(Exception):
@@ -79,10 +79,9 @@ class ChatConsumer(AsyncWebsocketConsumer):
     async def disconnect(self, code: int) -> None:
         if self.joined:
             self.joined = False
-            shown = self.feed.close()
+            shown = self.feed.close()  # the page was sent everything up to here
             await self.hub.leave(self)
-            if shown:  # the page was sent everything up to here
-                await database_sync_to_async(memberships.mark_read_up_to)(self.user_id, self.room_id, shown)
+            await self.hub.reading.page_closed(self, shown)
         if self._slot_of is not None:
             self.hub.free_slot(self._slot_of)
             self._slot_of = None
@@ -141,7 +140,10 @@ class ChatConsumer(AsyncWebsocketConsumer):
     async def on_catch_up(self, data: dict[str, Any]) -> None:
         form = CatchUpForm(data)
         # A page that cannot say what it shows is sent the newest page of the log.
-        await self.feed.claim((form.cleaned_data["last_change"] or 0) if form.is_valid() else None)
+        claimed = (form.cleaned_data["last_change"] or 0) if form.is_valid() else None
+        await self.feed.claim(claimed)
+        if claimed is not None:
+            await self.hub.reading.page_claimed(self, form.cleaned_data["unread_after"], claimed)
 
     async def sign_out(self) -> None:
         """This socket's session ended (signed out, password changed, deactivated)."""

@@ -59,6 +59,8 @@ class CatchUpForm(forms.Form):
     """What the page already shows, sent by the page each time its socket opens."""
 
     last_change = forms.IntegerField(min_value=0, required=False)
+    # The message its "New messages" divider follows (none: no divider).
+    unread_after = forms.IntegerField(min_value=0, required=False)
 
 
 class SignUpForm(UserCreationForm):

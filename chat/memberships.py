@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from django.db.models import Max
+from django.db.models import Max, Q
+from django.db.models.functions import Greatest
 
 from .models import Membership, Message, Room
 
@@ -20,11 +21,37 @@ def open_room(room: Room, user) -> int:
     return previous
 
 
-def mark_read_up_to(user_id: int, room_id: int, change: int) -> None:
-    """The user's page showed the room up to this change: the messages created by then are read."""
+def first_unread(messages: list[Message], read_before: int, user) -> Message | None:
+    """The first message a page marks as new: by someone else, not deleted, after the read position."""
+    return next((m for m in messages if m.seq > read_before and m.author_id != user.pk and not m.deleted_at), None)
+
+
+def record_shown(user_id: int, room_id: int, change: int) -> int:
+    """A page of the user showed the room up to this change: the messages created by then are read
+    and shown. Returns the newest one's number (0: none)."""
     seq = Message.objects.filter(room_id=room_id, created_change__lte=change).aggregate(seq=Max("seq"))["seq"]
-    if seq:
-        Membership.objects.filter(user_id=user_id, room_id=room_id, last_read_seq__lt=seq).update(last_read_seq=seq)
+    if not seq:
+        return 0
+    Membership.objects.filter(Q(last_read_seq__lt=seq) | Q(shown_seq__lt=seq), user_id=user_id, room_id=room_id).update(
+        last_read_seq=Greatest("last_read_seq", seq), shown_seq=Greatest("shown_seq", seq)
+    )
+    return seq
+
+
+def first_unshown(user_id: int, room_id: int, after_seq: int, up_to_change: int) -> tuple[int, int | None]:
+    """Where a page showing the room up to `up_to_change`, with everything after `after_seq` marked new,
+    should put its "New messages" divider now that the user's pages recorded what they showed:
+    (the newest message shown, the first message by someone else after it on that page, if any)."""
+    shown = Membership.objects.filter(user_id=user_id, room_id=room_id).values_list("shown_seq", flat=True).first()
+    shown = max(shown or 0, after_seq)
+    first = (
+        Message.objects.filter(room_id=room_id, seq__gt=shown, created_change__lte=up_to_change, deleted_at=None)
+        .exclude(author_id=user_id)
+        .order_by("seq")
+        .values_list("pk", flat=True)
+        .first()
+    )
+    return shown, first
 
 
 @dataclass

@@ -85,6 +85,11 @@ class Membership(models.Model):
     user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="memberships")
     room = models.ForeignKey(Room, on_delete=models.CASCADE, related_name="memberships")
     last_read_seq = models.PositiveBigIntegerField(default=0)
+    # The newest message a page of the user showed live (recorded when that page closes or the
+    # user opens the room elsewhere). Opening a room moves last_read_seq at once; this moves only
+    # with what pages showed, so a page loaded before its predecessor closed can tell what was
+    # seen there (live/reading.py).
+    shown_seq = models.PositiveBigIntegerField(default=0)
     joined_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:

@@ -80,12 +80,14 @@ def room(request: HttpRequest, slug: str) -> HttpResponse:
     read_before = memberships.open_room(room, request.user)
     events.publish_from_sync(events.user_read(cast(int, request.user.pk), room.pk))
     messages, has_older = services.latest_messages(room)
+    first_unread = memberships.first_unread(messages, read_before, request.user)
     rooms = memberships.sidebar(request.user)
     context = {
         "room": room,
         "messages": messages,
         "has_older": has_older,
-        "first_unread": next((m.pk for m in messages if m.seq > read_before and m.author_id != request.user.pk), None),
+        "first_unread": first_unread.pk if first_unread else None,
+        "unread_after": read_before if first_unread else None,
         "last_change": room.last_change,
         "client_id": services.new_client_id(),
         "sidebar": rooms,

@@ -14,7 +14,9 @@ from .conftest import session_cookie
 ORIGIN = b"http://127.0.0.1:8000"
 
 
-async def open_socket(slug: str, user=None, origin: bytes | None = ORIGIN, catch_up: int | None = 0):
+async def open_socket(
+    slug: str, user=None, origin: bytes | None = ORIGIN, catch_up: int | None = 0, unread_after: int | None = None
+):
     """Connect to a room's socket; by default send the page's catch-up frame as htmx does on open."""
     headers = [(b"host", b"127.0.0.1:8000")]
     if origin is not None:
@@ -26,7 +28,7 @@ async def open_socket(slug: str, user=None, origin: bytes | None = ORIGIN, catch
     connected, code = await communicator.connect()
     if connected and user is not None and catch_up is not None:
         await receive_until(communicator, 'id="connection-status"')  # presence may come first
-        await communicator.send_to(text_data=catch_up_frame(catch_up))
+        await communicator.send_to(text_data=catch_up_frame(catch_up, unread_after))
     return communicator, connected, code
 
 
@@ -46,8 +48,9 @@ def send_frame(body: str, client_id: str | None = None) -> str:
     return htmx_frame({"client_id": client_id or str(uuid.uuid4()), "message": body}, "chat-form")
 
 
-def catch_up_frame(last_change: int) -> str:
-    return htmx_frame({"last_change": str(last_change)}, "catch-up")
+def catch_up_frame(last_change: int, unread_after: int | None = None) -> str:
+    fields = {"last_change": str(last_change), "unread_after": "" if unread_after is None else str(unread_after)}
+    return htmx_frame(fields, "catch-up")
 
 
 async def receive_until(communicator, needle: str, timeout: float = 3) -> str:

@@ -188,3 +188,22 @@ def test_a_crashed_process_drops_its_users_from_presence(live_db, live_dir, new_
     finally:
         survivor.stop()
         doomed.stop()
+
+
+def test_after_a_reload_new_messages_marks_only_what_the_reader_was_not_shown(server, new_page):
+    (alice, bob), _, room_url = people_in_a_room(new_page, server.url, 2)
+    send(alice, "seen live one")
+    send(alice, "seen live two")
+    expect(bob.locator("#chat-log .message-body")).to_have_text(["seen live one", "seen live two"], timeout=3000)
+    for _ in range(3):  # the closing socket records what it showed while the new page loads
+        bob.reload()
+        wait_live(bob)
+        bob.wait_for_timeout(300)  # a divider moved by the server moves by now
+        expect(bob.locator("#new-messages")).to_have_count(0)
+    bob.click("text=All rooms")  # away from the room: what comes now was not shown to bob
+    send(alice, "sent while bob was away")
+    bob.goto(room_url)
+    wait_live(bob)
+    bob.wait_for_timeout(300)
+    expect(bob.locator("#new-messages + .message .message-body")).to_have_text("sent while bob was away")
+    expect(bob.locator("#new-messages")).to_have_count(1)

@@ -10,5 +10,5 @@ One module per feature, each owning its state, its events and its frames
 - feed.py: one page's feed: what it shows, what is on its way (a state machine).
 - writer.py: the process's writer task.
 - changes.py: room changes to pages; shared catch-ups; filling in what the layer lost.
-- presence.py, typing.py, sidebar.py, heartbeat.py, sessions.py: the features.
+- presence.py, typing.py, sidebar.py, heartbeat.py, sessions.py, reading.py: the features.
 """

@@ -20,6 +20,7 @@ ROOM_PRESENCE = "room.presence"
 ROOM_RENAMED = "room.renamed"
 USER_SIGNED_OUT = "user.signed_out"
 USER_READ = "user.read"
+USER_SHOWN = "user.shown"
 
 
 def room_group(room_id: int) -> str:
@@ -72,6 +73,11 @@ def user_signed_out(user_id: int, session: str | None) -> dict:
 def user_read(user_id: int, room_id: int) -> dict:
     """The user opened the room somewhere: its unread badges reset on their other pages."""
     return {"type": USER_READ, "user": user_id, "room": room_id}
+
+
+def user_shown(user_id: int, room_id: int, seq: int) -> dict:
+    """A page of the user recorded that it showed the room up to message `seq` (live/reading.py)."""
+    return {"type": USER_SHOWN, "user": user_id, "room": room_id, "seq": seq}
 
 
 def group_of(event: Any) -> str:

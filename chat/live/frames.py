@@ -171,3 +171,10 @@ def title(room_name: str, unread: int) -> str:
 def room_name(name: str) -> str:
     """The room's heading, after a rename."""
     return render_to_string("chat/_room_name.html", {"name": name, "oob": True})
+
+
+def new_messages_moved(first_unread: int | None, unread_after: int | None) -> str:
+    """The "New messages" divider moves above `first_unread` (or goes): another page of the reader had shown
+    what it stood above."""
+    context = {"first_unread": first_unread, "unread_after": unread_after}
+    return render_to_string("chat/_new_messages_moved.html", context)

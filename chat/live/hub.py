@@ -29,6 +29,7 @@ from .events import group_of, room_group, user_group
 from .feed import Feed
 from .heartbeat import Heartbeat
 from .presence import Presence
+from .reading import Reading
 from .sessions import Sessions
 from .sidebar import Sidebar
 from .typing import Typing
@@ -84,8 +85,17 @@ class Hub:
         self.presence = Presence(self)
         self.heartbeat = Heartbeat(self)
         self.sessions = Sessions(self)
+        self.reading = Reading(self)
         # In this order for each event: a page gets a change before its badges and typing move.
-        self.features = (self.changes, self.sidebar, self.typing, self.presence, self.heartbeat, self.sessions)
+        self.features = (
+            self.changes,
+            self.sidebar,
+            self.typing,
+            self.presence,
+            self.heartbeat,
+            self.sessions,
+            self.reading,
+        )
 
     # Who is where --------------------------------------------------------------
 
