@@ -7,9 +7,19 @@ REACTIONS = ("👍", "❤️", "😂", "🎉", "😮")
 
 
 class Room(models.Model):
-    name = models.CharField(max_length=80, unique=True)
+    """A room: open (every account sees it), closed (its members only) or direct (2 to 8 people, no name)."""
+
+    class Kind(models.TextChoices):
+        OPEN = "open", "Open: everyone can see and join it"
+        CLOSED = "closed", "Closed: only the members it is shared with"
+        DIRECT = "direct", "Direct conversation"
+
+    kind = models.CharField(max_length=8, choices=Kind.choices, default=Kind.OPEN)
+    name = models.CharField(max_length=80, blank=True)  # unique among named rooms (see Meta); "" for direct ones
     slug = models.SlugField(max_length=100, unique=True, allow_unicode=True)
-    # The creator administers the room: may rename it and delete others' messages.
+    # A direct room's people, as their sorted ids ("3-7-12"): one conversation per set of people.
+    direct_key = models.CharField(max_length=100, null=True, blank=True, unique=True)
+    # Who created it (a room admin from the start: Membership.role).
     created_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, related_name="rooms_created"
     )
@@ -23,19 +33,43 @@ class Room(models.Model):
 
     class Meta:
         ordering = ["-last_activity_at", "-pk"]
+        constraints = [
+            models.UniqueConstraint(fields=["name"], condition=~models.Q(kind="direct"), name="room_name_unique"),
+        ]
 
     def __str__(self) -> str:
-        return self.name
+        return self.name or f"direct {self.direct_key}"
 
     def get_absolute_url(self) -> str:
         return reverse("chat:room", kwargs={"slug": self.slug})
 
+    @property
+    def is_direct(self) -> bool:
+        return self.kind == Room.Kind.DIRECT
+
     def is_admin(self, user) -> bool:
-        """The room's admin (its creator) may rename it and delete anyone's messages."""
-        return user.is_authenticated and self.created_by_id == user.pk
+        """Room admins (the creator and whom admins name) and the site admin rename a room, add and remove
+        its members and delete anyone's messages; a direct conversation has no admin."""
+        if not user.is_authenticated or self.is_direct:
+            return False
+        if user.is_superuser:
+            return True
+        return Membership.objects.filter(room=self, user=user, role=Membership.Role.ADMIN).exists()
 
 
 class Message(models.Model):
+    class Kind(models.TextChoices):
+        TEXT = "text", "Message"
+        # Membership changes are room changes: they reach pages, and pages catch up on them, like messages.
+        ADDED = "added", "Added a member"
+        REMOVED = "removed", "Removed a member"
+        LEFT = "left", "Left"
+
+    kind = models.CharField(max_length=8, choices=Kind.choices, default=Kind.TEXT)
+    # For a membership change: whom it concerns (the author is who made it).
+    member = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, null=True, blank=True, related_name="+"
+    )
     room = models.ForeignKey(Room, on_delete=models.CASCADE, related_name="messages")
     author = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="messages")
     body = models.TextField(max_length=2000)
@@ -80,8 +114,14 @@ class Reaction(models.Model):
 
 
 class Membership(models.Model):
-    """A user's place in a room: listed in their sidebar, with how far they have read."""
+    """A user's place in a room: listed in their sidebar, with how far they have read. In a closed or
+    direct room it is also what lets them see it."""
 
+    class Role(models.TextChoices):
+        MEMBER = "member", "Member"
+        ADMIN = "admin", "Room admin"
+
+    role = models.CharField(max_length=8, choices=Role.choices, default=Role.MEMBER)
     user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="memberships")
     room = models.ForeignKey(Room, on_delete=models.CASCADE, related_name="memberships")
     last_read_seq = models.PositiveBigIntegerField(default=0)
@@ -97,3 +137,23 @@ class Membership(models.Model):
 
     def __str__(self) -> str:
         return f"{self.user_id} in {self.room_id}, read to {self.last_read_seq}"
+
+
+class Profile(models.Model):
+    """What others see of a person besides their username."""
+
+    user = models.OneToOneField(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="profile")
+    display_name = models.CharField(max_length=50)
+
+    def __str__(self) -> str:
+        return self.display_name
+
+
+class JoinLink(models.Model):
+    """The site's invitation: /join/<code>/ lets a new person sign up. One row; regenerating replaces the code."""
+
+    code = models.CharField(max_length=64, unique=True)
+    created_at = models.DateTimeField(auto_now=True)
+
+    def __str__(self) -> str:
+        return f"join link of {self.created_at:%Y-%m-%d}"

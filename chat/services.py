@@ -47,7 +47,7 @@ def create_room(name: str, creator) -> Room:
         try:
             with transaction.atomic():
                 room = Room.objects.create(name=name, slug=slug, created_by=creator)
-                Membership.objects.create(user=creator, room=room)
+                Membership.objects.create(user=creator, room=room, role=Membership.Role.ADMIN)
                 return room
         except IntegrityError:
             if Room.objects.filter(name=name).exists():

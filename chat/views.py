@@ -3,6 +3,7 @@ from typing import cast
 from django.conf import settings
 from django.contrib.auth import login
 from django.contrib.auth.decorators import login_required
+from django.contrib.auth.models import User
 from django.core.exceptions import NON_FIELD_ERRORS
 from django.core.paginator import Paginator
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseForbidden
@@ -13,7 +14,7 @@ from django_htmx.middleware import HtmxDetails
 from . import limits, memberships, services
 from .forms import RATE_LIMITED, MessageForm, RoomForm, SignUpForm
 from .live import events, frames
-from .models import Message, Room
+from .models import Membership, Message, Room
 
 # Rooms listed per page of the index (most recently active first).
 ROOMS_PER_PAGE = 50
@@ -164,13 +165,16 @@ def delete_message(request: HtmxHttpRequest, slug: str, pk: int) -> HttpResponse
 @login_required
 def user_css(request: HttpRequest) -> HttpResponse:
     """Per-reader styling of messages rendered once for everyone: own, mentioning me, my reactions."""
-    admin_rooms = Room.objects.filter(created_by_id=request.user.pk).values_list("pk", flat=True)
+    admin_rooms = Membership.objects.filter(user=cast(User, request.user), role=Membership.Role.ADMIN).values_list(
+        "room_id", flat=True
+    )
     response = render(
         request,
         "chat/user.css",
         {
             "user_id": request.user.pk,
             "admin_rooms": list(admin_rooms),
+            "site_admin": request.user.is_superuser,
             "stale_after": f"{2 * settings.CHAT_HEARTBEAT_SECONDS:g}",
         },
         content_type="text/css; charset=utf-8",
