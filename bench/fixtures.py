@@ -9,6 +9,8 @@ import sys
 from datetime import timedelta
 from pathlib import Path
 
+from chat import rooms
+
 from .procs import ROOT
 
 BACKEND = "django.contrib.auth.backends.ModelBackend"
@@ -84,7 +86,7 @@ def make_sessions(count: int) -> list[tuple[str, int]]:
 
 
 def make_rooms(label: str, count: int, creator_id: int) -> list[tuple[int, str]]:
-    """Fresh rooms through chat.services.create_room; returns (pk, slug) of each."""
+    """Fresh rooms through chat.rooms.create_room; returns (pk, slug) of each."""
     from django.contrib.auth.models import User
 
     from chat.services import create_room
@@ -112,7 +114,7 @@ def sample_frame_bytes(creator_id: int, body: str) -> int:
     from chat.live import frames
 
     creator = User.objects.get(pk=creator_id)
-    room = services.create_room(f"bench sample {secrets.token_hex(3)}", creator)
+    room = rooms.create_room(f"bench sample {secrets.token_hex(3)}", creator)
     message = services.post_message(room, creator, body).message
     frame = frames.render_new_message_frame(message)
     return len(frame.encode())

@@ -13,10 +13,10 @@ from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncWebsocketConsumer
 from django.conf import settings
 
-from . import limits, memberships, services
+from . import limits, memberships, rooms, services
 from .accounts import session_digest, session_is_signed_in
 from .forms import CatchUpForm, MessageForm
-from .live import events, frames
+from .live import events, frames, members
 from .live.feed import Feed
 from .live.hub import Hub, get_hub
 from .models import Room
@@ -24,7 +24,8 @@ from .models import Room
 # Close codes: 4xxx are refusals the ws extension does not retry. (daphne, through
 # autobahn, cannot send 1011-1013 itself; transient trouble is healed without closing.)
 CLOSE_UNAUTHENTICATED = 4401
-CLOSE_UNKNOWN_ROOM = 4404
+CLOSE_NOT_A_MEMBER = 4403  # removed from a closed room (or left it) while the page was open
+CLOSE_UNKNOWN_ROOM = 4404  # no such room, or none the user may see
 CLOSE_TOO_MANY_SOCKETS = 4429
 
 # What a frame asks for, by the id of the ws-send form that sent it or an "action" field
@@ -45,6 +46,7 @@ class ChatConsumer(AsyncWebsocketConsumer):
     room: Room
     joined = False  # in its room: from joining the hub until the socket closes
     room_id = user_id = heartbeat_phase = 0
+    room_is_open = True
     username = session_digest = ""
     sidebar_counts: dict[int, list[int]]
     hub: Hub
@@ -72,7 +74,7 @@ class ChatConsumer(AsyncWebsocketConsumer):
         self.user_id, self.username, self.room_id = user.pk, user.get_username(), room.pk
         self.session_digest = session_digest(self.scope["session_key"])
         self.feed = self.hub.feed(self)
-        self.room, self.joined = room, True
+        self.room, self.room_is_open, self.joined = room, room.kind == Room.Kind.OPEN, True
         await self.hub.join(self, room_names)
         await self.feed.reply(frames.live_status())
 
@@ -98,13 +100,14 @@ class ChatConsumer(AsyncWebsocketConsumer):
         try:
             data = parse_frame(text_data, bytes_data)
             action = frame_action(data)
-            # Every frame re-checks the session, but a catch-up: it only reads what this
-            # socket is sent anyway, and signing out closes the socket on every process.
-            if action != "catch_up" and not await database_sync_to_async(session_is_signed_in)(
-                self.scope["session_key"], self.user_id
-            ):
-                await self.sign_out()
-                return
+            # Every frame re-checks the session and access, but a catch-up: it only reads what this
+            # socket is sent anyway (the feed's guard re-checks access), and signing out or losing
+            # access closes the socket on every process.
+            if action != "catch_up":
+                refusal = await database_sync_to_async(self._refusal)()
+                if refusal is not None:
+                    await refusal()
+                    return
             await getattr(self, f"on_{action}")(data)
         except (FrameError, services.NotAllowed) as error:
             await self.feed.reply(frames.error(str(error)))
@@ -144,6 +147,19 @@ class ChatConsumer(AsyncWebsocketConsumer):
         await self.feed.claim(claimed)
         if claimed is not None:
             await self.hub.reading.page_claimed(self, form.cleaned_data["unread_after"], claimed)
+
+    def _refusal(self):
+        """Why this socket may act no more (its session ended, or its reader lost access), or None."""
+        if not session_is_signed_in(self.scope["session_key"], self.user_id):
+            return self.sign_out
+        if not self.room_is_open and not rooms.is_member(self.room_id, self.user_id):
+            return lambda: self.revoke(members.REMOVED)
+        return None
+
+    async def revoke(self, reason: str) -> None:
+        """The reader may see this room no more: closed with a code the page does not retry."""
+        if self.joined:
+            await self.refuse(reason, CLOSE_NOT_A_MEMBER)
 
     async def sign_out(self) -> None:
         """This socket's session ended (signed out, password changed, deactivated)."""

@@ -1,9 +1,10 @@
 from typing import cast
 
 from django import forms
+from django.contrib.auth import get_user_model
 from django.contrib.auth.forms import UserCreationForm
 
-from . import limits, text
+from . import limits, profiles, rooms, text
 from .models import Message, Room
 
 # From the model field: the form, the socket and the pages' inputs (templatetags/limits.py) share it.
@@ -13,16 +14,29 @@ RATE_LIMITED = "rate_limited"
 
 
 class RoomForm(forms.Form):
+    """Creates a room (open unless `kind` says closed) or, given `room`, renames it."""
+
     name = forms.CharField(label="Room name", max_length=80, strip=True)
+    kind = forms.ChoiceField(
+        label="Who can see it",
+        choices=[(Room.Kind.OPEN, Room.Kind.OPEN.label), (Room.Kind.CLOSED, Room.Kind.CLOSED.label)],
+        widget=forms.RadioSelect,
+        required=False,  # a form without it (the name alone) creates an open room
+    )
 
     def __init__(self, *args, room: Room | None = None, creator=None, **kwargs) -> None:
         super().__init__(*args, **kwargs)
         self.room = room  # the room being renamed, if any
         self.creator = creator  # who creates a new room, if that is what this form does
+        if room is not None:
+            del self.fields["kind"]  # a room keeps its kind
+        else:
+            self.fields["kind"].initial = Room.Kind.OPEN
 
     def clean_name(self) -> str:
         name = text.clean_name(self.cleaned_data["name"], "A room name")
-        others = Room.objects.exclude(pk=self.room.pk) if self.room else Room.objects.all()
+        named = Room.objects.exclude(kind=Room.Kind.DIRECT)
+        others = named.exclude(pk=self.room.pk) if self.room else named
         if others.filter(name__iexact=name).exists():
             raise forms.ValidationError("A room with this name already exists.")
         return name
@@ -33,6 +47,9 @@ class RoomForm(forms.Form):
                 "You have created many rooms in a short time. Wait a while before creating another.", code=RATE_LIMITED
             )
         return super().clean()
+
+    def clean_kind(self) -> str:
+        return self.cleaned_data.get("kind") or Room.Kind.OPEN
 
 
 class MessageForm(forms.Form):
@@ -82,3 +99,40 @@ class SignUpForm(UserCreationForm):
                 code=RATE_LIMITED,
             )
         return super().clean()
+
+
+class PeopleField(forms.ModelMultipleChoiceField):
+    def label_from_instance(self, obj) -> str:
+        return f"{profiles.display_name(obj)} ({obj.get_username()})"
+
+
+class DirectRoomForm(forms.Form):
+    """Start (or find again) a direct conversation by picking people."""
+
+    people = PeopleField(
+        label="With whom",
+        queryset=get_user_model().objects.none(),
+        widget=forms.CheckboxSelectMultiple,
+        error_messages={"required": "Pick at least one person."},
+    )
+
+    def __init__(self, *args, user, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        people = get_user_model().objects.filter(is_active=True).exclude(pk=user.pk).select_related("profile")
+        self.fields["people"].queryset = people.order_by("username")  # type: ignore[attr-defined]
+
+    def clean_people(self) -> list:
+        people = list(self.cleaned_data["people"])
+        if len(people) > rooms.DIRECT_MAX_PEOPLE - 1:
+            raise forms.ValidationError(f"Pick at most {rooms.DIRECT_MAX_PEOPLE - 1} people.")
+        return people
+
+
+class MemberForm(forms.Form):
+    """A room admin adds, removes or promotes a member of a closed room."""
+
+    ACTIONS = ("add", "remove", "make_admin")
+    action = forms.ChoiceField(choices=[(action, action) for action in ACTIONS])
+    user = forms.ModelChoiceField(
+        queryset=get_user_model().objects.all(), error_messages={"invalid_choice": "No such person."}
+    )

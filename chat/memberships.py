@@ -7,18 +7,20 @@ from dataclasses import dataclass
 from django.db.models import Max, Q
 from django.db.models.functions import Greatest
 
+from . import rooms
 from .models import Membership, Message, Room
 
 
-def open_room(room: Room, user) -> int:
-    """The user opens a room: it joins their sidebar, read up to now. Returns what they had read before."""
+def open_room(room: Room, user) -> tuple[int, bool]:
+    """The user opens a room they may see: it is in their sidebar, read up to now. Returns what they had
+    read before, and whether the room just joined their sidebar (an open room's first visit)."""
     membership, created = Membership.objects.get_or_create(
         user=user, room=room, defaults={"last_read_seq": room.last_seq}
     )
     previous = room.last_seq if created else membership.last_read_seq
     if not created and membership.last_read_seq < room.last_seq:
         Membership.objects.filter(pk=membership.pk).update(last_read_seq=room.last_seq)
-    return previous
+    return previous, created
 
 
 def first_unread(messages: list[Message], read_before: int, user) -> Message | None:
@@ -73,7 +75,7 @@ SELECT room.id, room.name, room.slug,
   (SELECT COUNT(*) FROM (
     SELECT 1 FROM {message} msg
     WHERE msg.room_id = member.room_id AND msg.seq > member.last_read_seq
-      AND msg.deleted_at IS NULL AND msg.author_id <> %s
+      AND msg.deleted_at IS NULL AND msg.kind = 'text' AND msg.author_id <> %s
     LIMIT {limit}) AS capped) AS unread,
   (SELECT COUNT(*) FROM (
     SELECT 1 FROM {message} msg INNER JOIN {mentions} mention ON mention.message_id = msg.id
@@ -100,11 +102,10 @@ def sidebar(user) -> list[SidebarRoom]:
 
 
 def socket_state(slug: str, user) -> tuple[Room | None, dict[int, list[int]], dict[int, tuple[str, str]]]:
-    """What a socket opening in a room tracks: the room (None if there is none), and for the
+    """What a socket opening in a room tracks: the room (None if there is none the user may see), and for the
     sidebar the unread counts per room and the rooms' names and slugs."""
-    try:
-        room = Room.objects.get(slug=slug)
-    except Room.DoesNotExist:
+    room = rooms.room_for(user, slug)
+    if room is None:
         return None, {}, {}
     rows = sidebar(user)
     counts = {row.room.pk: [0, 0] if row.room.pk == room.pk else [row.unread, row.mentions] for row in rows}

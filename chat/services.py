@@ -13,7 +13,6 @@ from django.db import IntegrityError, transaction
 from django.db.models import F, Prefetch
 from django.utils import timezone
 from django.utils.safestring import mark_safe
-from django.utils.text import slugify
 
 from .models import REACTIONS, Membership, Message, Reaction, Room
 
@@ -29,48 +28,10 @@ def page_size() -> int:
     return settings.CHAT_PAGE_SIZE
 
 
-# Rooms ---------------------------------------------------------------------
-
-
-def unique_slug(name: str) -> str:
-    """The name's slug, numbered past those taken (`room`, `room-2`, ...): one query however many there are."""
-    base = slugify(name, allow_unicode=True)[:90] or "room"
-    taken = Room.objects.filter(slug__regex=rf"^{re.escape(base)}(-[0-9]+)?$").values_list("slug", flat=True)
-    highest = max((1 if slug == base else int(slug.rsplit("-", 1)[1]) for slug in taken), default=0)
-    return base if highest == 0 else f"{base}-{highest + 1}"
-
-
-def create_room(name: str, creator) -> Room:
-    """Create a room with a unique slug; retries if another request took the slug first."""
-    for _ in range(5):
-        slug = unique_slug(name)  # outside the write transaction: a race is caught below
-        try:
-            with transaction.atomic():
-                room = Room.objects.create(name=name, slug=slug, created_by=creator)
-                Membership.objects.create(user=creator, room=room, role=Membership.Role.ADMIN)
-                return room
-        except IntegrityError:
-            if Room.objects.filter(name=name).exists():
-                raise
-    raise IntegrityError("could not find a free slug")
-
-
-def check_can_rename(room: Room, user) -> None:
-    if not room.is_admin(user):
-        raise NotAllowed("Only the room's admin can rename it.")
-
-
-def rename_room(room: Room, user, name: str) -> Room:
-    check_can_rename(room, user)
-    room.name = name
-    room.save(update_fields=["name"])
-    return room
-
-
 # Changes: every new, edited or deleted message and every reaction is one room change ----
 
 
-def _next_change(room_id: int, new_message: bool) -> tuple[int, int]:
+def next_change(room_id: int, new_message: bool) -> tuple[int, int]:
     """Take the room's next change number (and message number); call inside a transaction.
 
     On SQLite the IMMEDIATE transaction holds the write lock, on PostgreSQL the
@@ -99,7 +60,7 @@ def post_message(room: Room, author, body: str, client_id: uuid.UUID | None = No
     mentioned = mentioned_users(body)
     try:
         with transaction.atomic():
-            seq, change = _next_change(room.pk, new_message=True)
+            seq, change = next_change(room.pk, new_message=True)
             message = Message.objects.create(
                 room=room, author=author, body=body, seq=seq, created_change=change, change=change, client_id=client_id
             )
@@ -125,7 +86,7 @@ def mentioned_users(body: str) -> list:
 
 def get_message(room: Room, message_id: int) -> Message:
     try:
-        return Message.objects.select_related("room").get(room=room, pk=message_id)
+        return Message.objects.select_related("room").get(room=room, pk=message_id, kind=Message.Kind.TEXT)
     except (Message.DoesNotExist, ValueError, TypeError):
         raise NotAllowed("That message does not exist.") from None
 
@@ -133,7 +94,7 @@ def get_message(room: Room, message_id: int) -> Message:
 def _touch(message: Message, **fields) -> Message:
     """Save changes to a message as the room's next change."""
     with transaction.atomic():
-        _, change = _next_change(message.room_id, new_message=False)
+        _, change = next_change(message.room_id, new_message=False)
         fields["change"] = change
         Message.objects.filter(pk=message.pk).update(**fields)
     return with_display(Message.objects.filter(pk=message.pk))[0]
@@ -207,7 +168,7 @@ class ReactionCount:
 def with_display(queryset) -> list[Message]:
     """Messages with what their partial shows: author, body parts with mentions, reaction counts."""
     messages = list(
-        queryset.select_related("author", "room").prefetch_related(
+        queryset.select_related("author__profile", "member__profile", "room").prefetch_related(
             "mentions", Prefetch("reactions", queryset=Reaction.objects.select_related("user").order_by("pk"))
         )
     )

@@ -7,13 +7,13 @@ from django.contrib.auth.models import User
 from django.core.exceptions import NON_FIELD_ERRORS
 from django.core.paginator import Paginator
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseForbidden
-from django.shortcuts import get_object_or_404, redirect, render
+from django.shortcuts import redirect, render
 from django.views.decorators.http import require_http_methods, require_POST
 from django_htmx.middleware import HtmxDetails
 
-from . import limits, memberships, services
-from .forms import RATE_LIMITED, MessageForm, RoomForm, SignUpForm
-from .live import events, frames
+from . import limits, memberships, rooms, services
+from .forms import RATE_LIMITED, DirectRoomForm, MemberForm, MessageForm, RoomForm, SignUpForm
+from .live import events, frames, members
 from .models import Membership, Message, Room
 
 # Rooms listed per page of the index (most recently active first).
@@ -48,11 +48,12 @@ def signup(request: HttpRequest) -> HttpResponse:
 def index(request: HttpRequest) -> HttpResponse:
     form = RoomForm(request.POST or None, creator=request.user)
     if request.method == "POST" and form.is_valid():
-        room = services.create_room(form.cleaned_data["name"], request.user)
+        room = rooms.create_room(form.cleaned_data["name"], request.user, form.cleaned_data["kind"])
         return redirect(room)
     query = request.GET.get("q", "").strip()[:80]
-    rooms = Room.objects.filter(name__icontains=query) if query else Room.objects.all()
-    page = Paginator(rooms, ROOMS_PER_PAGE).get_page(request.GET.get("page"))
+    listed = rooms.visible_rooms(request.user).exclude(kind=Room.Kind.DIRECT)
+    listed = listed.filter(name__icontains=query) if query else listed
+    page = Paginator(listed, ROOMS_PER_PAGE).get_page(request.GET.get("page"))
     context = {"form": form, "page": page, "query": query}
     return render(request, "chat/index.html", context, status=form_status(form))
 
@@ -67,22 +68,24 @@ def form_status(form) -> int:
 @login_required
 @require_http_methods(["GET", "POST"])
 def room(request: HttpRequest, slug: str) -> HttpResponse:
-    room = get_object_or_404(Room, slug=slug)
+    room = rooms.room_or_404(request.user, slug)
     rename_form = RoomForm(request.POST or None, room=room, initial={"name": room.name}, prefix="rename")
     if request.method == "POST":
         try:
-            services.check_can_rename(room, request.user)
+            rooms.check_can_rename(room, request.user)
         except services.NotAllowed as refusal:
             return HttpResponseForbidden(str(refusal))
         if rename_form.is_valid():
-            services.rename_room(room, request.user, rename_form.cleaned_data["name"])
+            rooms.rename_room(room, request.user, rename_form.cleaned_data["name"])
             events.publish_from_sync(events.room_renamed(room.pk, room.name, room.slug))
             return redirect(room)
-    read_before = memberships.open_room(room, request.user)
+    read_before, joined = memberships.open_room(room, request.user)
+    if joined:  # an open room joins their sidebar: their other pages list it too
+        members.publish(room, rooms.MembershipChange(None, cast(int, request.user.pk), listed=True))
     events.publish_from_sync(events.user_read(cast(int, request.user.pk), room.pk))
     messages, has_older = services.latest_messages(room)
     first_unread = memberships.first_unread(messages, read_before, request.user)
-    rooms = memberships.sidebar(request.user)
+    sidebar = memberships.sidebar(request.user)
     context = {
         "room": room,
         "messages": messages,
@@ -91,17 +94,72 @@ def room(request: HttpRequest, slug: str) -> HttpResponse:
         "unread_after": read_before if first_unread else None,
         "last_change": room.last_change,
         "client_id": services.new_client_id(),
-        "sidebar": rooms,
-        "total_unread": sum(item.unread for item in rooms if item.room.pk != room.pk),
+        "sidebar": sidebar,
+        "total_unread": sum(item.unread for item in sidebar if item.room.pk != room.pk),
         "is_admin": room.is_admin(request.user),
         "rename_form": rename_form,
+        **room_members_context(room, request.user),
     }
     return render(request, "chat/room.html", context, status=400 if rename_form.errors else 200)
 
 
+def room_members_context(room: Room, user) -> dict:
+    """What the room page shows of its members: the list, and for a closed room's admins whom they can add."""
+    if room.kind == Room.Kind.OPEN:
+        return {}
+    manage = room.kind == Room.Kind.CLOSED and room.is_admin(user)
+    return {
+        "members": rooms.members(room),
+        "can_manage": manage,
+        "addable": rooms.people_to_add(room) if manage else [],
+    }
+
+
+@login_required
+@require_POST
+def room_members(request: HttpRequest, slug: str) -> HttpResponse:
+    """A room admin adds, removes or promotes a member of a closed room."""
+    room = rooms.room_or_404(request.user, slug)
+    form = MemberForm(request.POST)
+    if not form.is_valid():
+        return HttpResponse(next(str(e[0]) for e in form.errors.values()), status=400)
+    person, action = form.cleaned_data["user"], form.cleaned_data["action"]
+    try:
+        if action == "make_admin":
+            rooms.make_admin(room, request.user, person)
+        else:
+            change = (rooms.add_member if action == "add" else rooms.remove_member)(room, request.user, person)
+            members.publish(room, change)
+    except services.NotAllowed as refusal:
+        return HttpResponseForbidden(str(refusal))
+    return redirect(room)
+
+
+@login_required
+@require_POST
+def leave_room(request: HttpRequest, slug: str) -> HttpResponse:
+    room = rooms.room_or_404(request.user, slug)
+    try:
+        members.publish(room, rooms.leave(room, request.user))
+    except services.NotAllowed as refusal:
+        return HttpResponseForbidden(str(refusal))
+    return redirect("chat:index")
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def direct(request: HttpRequest) -> HttpResponse:
+    """Start a direct conversation by picking people, or find the one with them again."""
+    form = DirectRoomForm(request.POST if request.method == "POST" else None, user=request.user)
+    if request.method == "POST" and form.is_valid():
+        room = rooms.direct_room(request.user, form.cleaned_data["people"])
+        return redirect(room)
+    return render(request, "chat/direct.html", {"form": form}, status=form_status(form))
+
+
 @login_required
 def history(request: HtmxHttpRequest, slug: str) -> HttpResponse:
-    room = get_object_or_404(Room, slug=slug)
+    room = rooms.room_or_404(request.user, slug)
     try:
         before = int(request.GET.get("before", ""))
     except ValueError:
@@ -112,7 +170,7 @@ def history(request: HtmxHttpRequest, slug: str) -> HttpResponse:
 
 
 def _message_or_404(room: Room, pk: int):
-    found = services.with_display(Message.objects.filter(room=room, pk=pk))
+    found = services.with_display(Message.objects.filter(room=room, pk=pk, kind=Message.Kind.TEXT))
     if not found:
         raise Http404("No such message.")
     return found[0]
@@ -126,14 +184,14 @@ def _publish_change(message) -> None:
 @login_required
 def message(request: HtmxHttpRequest, slug: str, pk: int) -> HttpResponse:
     """One message as everyone sees it (used to cancel an edit)."""
-    room = get_object_or_404(Room, slug=slug)
+    room = rooms.room_or_404(request.user, slug)
     return fragment_or_room_page(request, room, "chat/_message.html", {"message": _message_or_404(room, pk)})
 
 
 @login_required
 @require_http_methods(["GET", "POST"])
 def edit_message(request: HtmxHttpRequest, slug: str, pk: int) -> HttpResponse:
-    room = get_object_or_404(Room, slug=slug)
+    room = rooms.room_or_404(request.user, slug)
     message = _message_or_404(room, pk)
     try:
         services.check_can_edit(message, request.user)
@@ -153,7 +211,7 @@ def edit_message(request: HtmxHttpRequest, slug: str, pk: int) -> HttpResponse:
 @login_required
 @require_POST
 def delete_message(request: HtmxHttpRequest, slug: str, pk: int) -> HttpResponse:
-    room = get_object_or_404(Room, slug=slug)
+    room = rooms.room_or_404(request.user, slug)
     try:
         message = services.delete_message(_message_or_404(room, pk), request.user)
     except services.NotAllowed as refusal:

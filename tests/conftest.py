@@ -13,7 +13,7 @@ from django.db import connections
 from django.test import Client
 from playwright.sync_api import sync_playwright
 
-from chat import limits
+from chat import limits, rooms
 
 from .live import CHROMIUM, CHROMIUM_ARGS, Daphne, free_port, migrate, server_env
 
@@ -63,6 +63,35 @@ def session_cookie(user) -> str:
     client = Client()
     client.force_login(user)
     return client.cookies[settings.SESSION_COOKIE_NAME].value
+
+
+def signed_in_client(user) -> Client:
+    client = Client()
+    client.force_login(user)
+    return client
+
+
+def logged_in(user) -> Client:
+    """A browser whose requests come from htmx, as the page's buttons send them."""
+    client = Client(headers={"HX-Request": "true"})
+    client.force_login(user)
+    return client
+
+
+@pytest.fixture
+def lobby(make_user):
+    return rooms.create_room("Lobby", make_user("owner"))
+
+
+@pytest.fixture
+def people(make_user):
+    """A room's admin and two others (a test file may define its own `people` and `room`)."""
+    return make_user("admin"), make_user("alice"), make_user("bob")
+
+
+@pytest.fixture
+def room(people):
+    return rooms.create_room("Rules", people[0])
 
 
 # Browser tests: a live daphne on a fresh SQLite file, and Chromium.

@@ -1,8 +1,10 @@
 """Helpers to open the real ASGI app's chat socket as a browser would."""
 
+import asyncio
 import json
 import uuid
 
+import pytest
 from asgiref.sync import sync_to_async
 from channels.testing import WebsocketCommunicator
 from django.conf import settings
@@ -12,6 +14,9 @@ from project.asgi import application
 from .conftest import session_cookie
 
 ORIGIN = b"http://127.0.0.1:8000"
+
+# A socket reaches the database from another thread: its tests need real transactions.
+pytest_async = pytest.mark.django_db(transaction=True)
 
 
 async def open_socket(
@@ -75,3 +80,12 @@ async def drain(communicator, timeout: float = 0.3) -> list[str]:
     while not await communicator.receive_nothing(timeout=timeout):
         frames.append(await communicator.receive_from())
     return frames
+
+
+async def closed_with(communicator, timeout: float = 2) -> int:
+    """The close code the socket gets within `timeout` seconds (frames before it are skipped)."""
+    async with asyncio.timeout(timeout):
+        while True:
+            output = await communicator.receive_output(timeout=timeout)
+            if output["type"] == "websocket.close":
+                return output["code"]

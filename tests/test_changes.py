@@ -7,7 +7,7 @@ import pytest
 from asgiref.sync import sync_to_async
 from django.conf import settings
 
-from chat import services
+from chat import rooms, services
 from chat.live.feed import MAX_OUTBOX_FRAMES
 from chat.live.frames import render_new_message_frame
 from chat.live.hub import get_hub
@@ -20,7 +20,7 @@ pytestmark = pytest.mark.django_db(transaction=True)
 
 @pytest.fixture
 def room(make_user):
-    return services.create_room("Busy", make_user("owner"))
+    return rooms.create_room("Busy", make_user("owner"))
 
 
 def stored_unsent(room, author, count: int) -> list[tuple[int, str]]:

@@ -5,7 +5,7 @@ import pytest
 from asgiref.sync import sync_to_async
 from django.test import override_settings
 
-from chat import services
+from chat import rooms, services
 from chat.models import Message
 
 from .sockets import catch_up_frame, drain, open_socket, receive_all, receive_until, send_frame
@@ -25,7 +25,7 @@ def bob(make_user):
 
 @pytest.fixture
 def lobby(alice):
-    return services.create_room("Lobby", alice)
+    return rooms.create_room("Lobby", alice)
 
 
 async def test_two_sockets_in_a_room_both_receive_a_message(alice, bob, lobby):
@@ -36,7 +36,7 @@ async def test_two_sockets_in_a_room_both_receive_a_message(alice, bob, lobby):
     for frame in received.values():
         assert 'id="chat-log" hx-swap-oob="beforeend"' in frame
         assert "hello &lt;b&gt;bob&lt;/b&gt;" in frame
-        assert '<span class="message-author">alice</span>' in frame
+        assert '<span class="message-author" title="alice">alice</span>' in frame
     composer = received[a].split('id="chat-form"')[1]
     assert 'hx-swap-oob="true"' in composer and "autofocus" in composer
     assert await sync_to_async(Message.objects.count)() == 1
@@ -45,7 +45,7 @@ async def test_two_sockets_in_a_room_both_receive_a_message(alice, bob, lobby):
 
 
 async def test_socket_in_another_room_receives_nothing(alice, bob, lobby):
-    other = await sync_to_async(services.create_room)("Other", bob)
+    other = await sync_to_async(rooms.create_room)("Other", bob)
     a, _, _ = await open_socket(lobby.slug, alice)
     b, _, _ = await open_socket(other.slug, bob)
     await a.send_to(text_data=send_frame("only lobby"))
@@ -68,7 +68,7 @@ async def test_unknown_room_is_closed_with_4404(alice):
 
 
 async def test_japanese_room_socket_works(alice):
-    room = await sync_to_async(services.create_room)("講義", alice)
+    room = await sync_to_async(rooms.create_room)("講義", alice)
     a, _, _ = await open_socket(room.slug, alice)
     await a.send_to(text_data=send_frame("こんにちは"))
     assert "こんにちは" in await receive_until(a, "<article")

@@ -12,7 +12,7 @@ from django.test import override_settings
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from chat import services
+from chat import rooms, services
 from chat.live import frames
 from chat.models import Message, Room
 
@@ -23,7 +23,7 @@ pytestmark = pytest.mark.django_db(transaction=True)
 
 @pytest.fixture
 def room(make_user):
-    return services.create_room("Reliable", make_user("owner"))
+    return rooms.create_room("Reliable", make_user("owner"))
 
 
 async def test_same_client_id_three_times_is_one_row_and_one_delivery(make_user, room):

@@ -6,7 +6,7 @@ import pytest
 from asgiref.sync import sync_to_async
 from django.conf import settings
 
-from chat import services
+from chat import rooms, services
 from chat.consumers import ChatConsumer
 from chat.live import frames
 
@@ -20,7 +20,7 @@ LONG = ("日本語のメッセージ🎉 <b>&amp;</b> " * 100)[:1990]
 
 @pytest.fixture
 def room(make_user):
-    return services.create_room("Long", make_user("owner"))
+    return rooms.create_room("Long", make_user("owner"))
 
 
 def post_long(room, author, count: int) -> None:

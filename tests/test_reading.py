@@ -7,7 +7,7 @@ import pytest
 from asgiref.sync import sync_to_async
 from django.test import Client
 
-from chat import memberships, services
+from chat import memberships, rooms, services
 from chat.models import Room
 
 from .sockets import drain, open_socket, receive_until, send_frame
@@ -24,7 +24,7 @@ def people(make_user):
 
 @pytest.fixture
 def room(people):
-    room = services.create_room("Reading", people[0])
+    room = rooms.create_room("Reading", people[0])
     memberships.open_room(room, people[1])  # Bob has had the room open before
     return room
 

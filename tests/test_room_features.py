@@ -1,35 +1,21 @@
-"""Edits, deletes, reactions, mentions and admin rights: the rules, over HTTP and over the socket."""
+"""Edits, deletes, reactions, mentions and admin rights: the rules, over HTTP and over the socket.
+
+Typing, presence, the sidebar and the heartbeat are tested in test_typing.py, test_presence.py, test_sidebar.py
+and test_heartbeat.py."""
 
 from datetime import timedelta
 
 import pytest
 from asgiref.sync import sync_to_async
-from django.test import Client
 from django.utils import timezone
 
-from chat import memberships, services
+from chat import services
 from chat.models import Message, Reaction
 
+from .conftest import logged_in
 from .sockets import drain, htmx_frame, open_socket, receive_all, receive_until
 
 pytestmark = pytest.mark.django_db(transaction=True)
-
-
-@pytest.fixture
-def people(make_user):
-    return make_user("admin"), make_user("alice"), make_user("bob")
-
-
-@pytest.fixture
-def room(people):
-    return services.create_room("Rules", people[0])
-
-
-def logged_in(user) -> Client:
-    """A browser whose requests come from htmx, as the page's buttons send them."""
-    client = Client(headers={"HX-Request": "true"})
-    client.force_login(user)
-    return client
 
 
 def test_mentions_are_parsed_against_real_users(people, room):
@@ -129,40 +115,3 @@ async def test_a_page_that_missed_an_edit_catches_it_up(people, room):
     assert f'<article id="message-{message.pk}"' in frame and 'hx-swap-oob="true"' in frame
     assert 'hx-swap-oob="beforeend"' not in frame  # replaced where it is, not appended again
     await a.disconnect()
-
-
-async def test_typing_and_presence_frames(people, room):
-    _, alice, bob = people
-    a, _, _ = await open_socket(room.slug, alice)
-    b, _, _ = await open_socket(room.slug, bob)
-    assert "<li>alice</li><li>bob</li>" in await receive_all(a, "<li>bob</li>")
-    await a.send_to(text_data=htmx_frame({"action": "typing", "message": "hel"}, "chat-message-input"))
-    assert "alice is typing…" in await receive_until(b, "is typing")
-    await b.disconnect()
-    assert "<li>bob</li>" not in await receive_until(a, 'id="presence"')
-    await a.disconnect()
-
-
-async def test_a_rename_reaches_open_pages_and_sidebars_live(people, room):
-    admin, alice, bob = people
-    elsewhere = await sync_to_async(services.create_room)("Elsewhere", alice)
-    await sync_to_async(memberships.open_room)(room, alice)  # the room is in Alice's sidebar
-    b, _, _ = await open_socket(room.slug, bob)
-    a, _, _ = await open_socket(elsewhere.slug, alice)
-    await drain(b)
-    await drain(a)
-    admins = await sync_to_async(logged_in)(admin)
-    renamed = await sync_to_async(admins.post)(room.get_absolute_url(), {"rename-name": "Règles"})
-    assert renamed.status_code == 302
-    seen_by_bob = await receive_all(b, 'id="room-name"', "Règles &middot; Chat")
-    assert '<h1 id="room-name" class="room-name" hx-swap-oob="true">Règles</h1>' in seen_by_bob
-    seen_by_alice = await receive_until(a, f'id="sidebar-room-{room.pk}"')
-    assert ">Règles</a>" in seen_by_alice
-    await a.disconnect()
-    await b.disconnect()
-
-
-def test_the_page_turns_stale_after_two_heartbeats_whatever_the_interval(people, settings):
-    settings.CHAT_HEARTBEAT_SECONDS = 45
-    css = logged_in(people[1]).get("/me.css").content.decode()
-    assert "animation-delay: 90s" in css

@@ -3,7 +3,7 @@
 import pytest
 from asgiref.sync import sync_to_async
 
-from chat import services
+from chat import rooms
 from chat.forms import MessageForm, RoomForm, SignUpForm
 from chat.models import Message
 
@@ -85,7 +85,7 @@ def test_a_room_name_is_normalised():
 @pytest.mark.django_db(transaction=True)
 async def test_a_lone_surrogate_gets_an_error_and_the_socket_stays_open(make_user):
     alice = await sync_to_async(make_user)("alice")
-    room = await sync_to_async(services.create_room)("Surrogates", alice)
+    room = await sync_to_async(rooms.create_room)("Surrogates", alice)
     a, _, _ = await open_socket(room.slug, alice)
     await a.send_to(text_data=htmx_frame({"message": "x\\ud800y"}, "chat-form").replace("\\\\ud800", "\\ud800"))
     assert "not valid Unicode" in await receive_until(a, 'id="composer-error"')

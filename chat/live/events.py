@@ -21,6 +21,8 @@ ROOM_RENAMED = "room.renamed"
 USER_SIGNED_OUT = "user.signed_out"
 USER_READ = "user.read"
 USER_SHOWN = "user.shown"
+USER_LISTED = "user.listed"
+USER_UNLISTED = "user.unlisted"
 
 
 def room_group(room_id: int) -> str:
@@ -41,6 +43,8 @@ class RoomChange(TypedDict):
     seq: NotRequired[int]
     author: NotRequired[int]
     mentions: NotRequired[list[int]]
+    # Only for a membership change that took someone's access away (live/members.py).
+    left: NotRequired[int]
 
 
 def room_change(room_id: int, message, frame: str, new: bool) -> RoomChange:
@@ -78,6 +82,16 @@ def user_read(user_id: int, room_id: int) -> dict:
 def user_shown(user_id: int, room_id: int, seq: int) -> dict:
     """A page of the user recorded that it showed the room up to message `seq` (live/reading.py)."""
     return {"type": USER_SHOWN, "user": user_id, "room": room_id, "seq": seq}
+
+
+def user_listed(user_id: int, room_id: int, name: str, slug: str) -> dict:
+    """The room joined the user's sidebar (they were added, or opened an open room)."""
+    return {"type": USER_LISTED, "user": user_id, "room": room_id, "name": name, "slug": slug}
+
+
+def user_unlisted(user_id: int, room_id: int) -> dict:
+    """The room left the user's sidebar (they were removed, or left it)."""
+    return {"type": USER_UNLISTED, "user": user_id, "room": room_id}
 
 
 def group_of(event: Any) -> str:

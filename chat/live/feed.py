@@ -17,8 +17,9 @@ A page that falls too far behind (MAX_OUTBOX_FRAMES live frames not yet written)
 whose frame could not be sent is refilled from the database, from `written`.
 
 The feed knows no socket, channel layer or database: it is given `send` (write one
-frame), `wake` (ask the writer to come by), a Source of what the database says, and
-`restore` (the page's presence, typing and badges as they stand): tests drive it alone.
+frame), `wake` (ask the writer to come by), a Source of what the database says,
+`restore` (the page's presence, typing and badges as they stand) and for a closed
+room a `guard` (may the reader still see it?): tests drive it alone.
 """
 
 from __future__ import annotations
@@ -68,9 +69,13 @@ class Feed:
         wake: Callable[[Feed], None],
         source: Source,
         restore: Callable[[], str],
+        guard: Callable[[], Awaitable[bool]] | None = None,
     ) -> None:
         self.room_id = room_id
         self.send, self.wake, self.source, self.restore = send, wake, source, restore
+        # Asked after each read from the database, before queuing it: may the page still see the room?
+        # (None: always; members.Members.guard closes the page of someone who lost access.)
+        self.guard = guard
         self.state = State.AWAITING_CLAIM
         self.shown = 0
         self.written = 0
@@ -100,6 +105,8 @@ class Feed:
         while self.state is not State.CLOSED:
             try:
                 pieces, synced = await self.source.catch_up(self.room_id, claimed)
+                if self.guard is not None and not await self.guard():
+                    return
             except Exception:  # the database is unreachable: live changes keep waiting
                 logger.warning("catching up a page in room %s failed; retrying", self.room_id, exc_info=True)
                 await asyncio.sleep(1)
@@ -166,6 +173,8 @@ class Feed:
                     pieces, newest = await self.source.catch_up(self.room_id, after)
                 else:
                     pieces, newest = await self.source.gap(self.room_id, after, up_to)
+                if self.guard is not None and not await self.guard():
+                    return
             except Exception:  # the database is unreachable: live changes keep waiting
                 logger.warning("filling in room %s failed; retrying", self.room_id, exc_info=True)
                 await asyncio.sleep(1)

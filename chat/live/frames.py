@@ -178,3 +178,13 @@ def new_messages_moved(first_unread: int | None, unread_after: int | None) -> st
     what it stood above."""
     context = {"first_unread": first_unread, "unread_after": unread_after}
     return render_to_string("chat/_new_messages_moved.html", context)
+
+
+def sidebar_entry_added(room_id: int, room_name: str, slug: str) -> str:
+    """A room joins the page's sidebar, at the top (the most recently active)."""
+    item = {"room": {"pk": room_id, "name": room_name, "slug": slug}, "unread": 0, "mentions": 0}
+    return render_to_string("chat/_sidebar_entry_added.html", {"item": item})
+
+
+def sidebar_entry_removed(room_id: int) -> str:
+    return f'<li id="sidebar-room-{room_id}" hx-swap-oob="delete"></li>'

@@ -28,6 +28,7 @@ from .changes import Changes
 from .events import group_of, room_group, user_group
 from .feed import Feed
 from .heartbeat import Heartbeat
+from .members import Members
 from .presence import Presence
 from .reading import Reading
 from .sessions import Sessions
@@ -56,11 +57,14 @@ class LocalSocket(Protocol):
     # room id -> [unread messages, unread mentions] for the sidebar
     sidebar_counts: dict[int, list[int]]
     heartbeat_phase: int
+    room_is_open: bool  # an open room: anyone may see it, so nobody's access to it is re-checked
     feed: Feed
 
     async def send_frame(self, frame: str) -> None: ...
 
     async def sign_out(self) -> None: ...
+
+    async def revoke(self, reason: str) -> None: ...
 
 
 class Hub:
@@ -86,9 +90,11 @@ class Hub:
         self.heartbeat = Heartbeat(self)
         self.sessions = Sessions(self)
         self.reading = Reading(self)
+        self.members = Members(self)
         # In this order for each event: a page gets a change before its badges and typing move.
         self.features = (
             self.changes,
+            self.members,
             self.sidebar,
             self.typing,
             self.presence,
@@ -113,7 +119,10 @@ class Hub:
 
     def feed(self, socket: LocalSocket) -> Feed:
         """A new feed for a socket of this process, written by its writer and filled by its catch-ups."""
-        return Feed(socket.room_id, socket.send_frame, self.writer.wake, self.changes, lambda: self.restore(socket))
+        restore = lambda: self.restore(socket)  # noqa: E731
+        return Feed(
+            socket.room_id, socket.send_frame, self.writer.wake, self.changes, restore, self.members.guard(socket)
+        )
 
     def restore(self, socket: LocalSocket) -> str:
         """What a refilled page may have missed besides room changes, as it stands now."""
@@ -162,6 +171,23 @@ class Hub:
         for group in gone_groups:
             await self._group_discard(group)
         self.presence.changed(socket.room_id)
+
+    async def watch(self, socket: LocalSocket, room_id: int, name: str, slug: str) -> None:
+        """The room joined the socket's sidebar: count its unread messages there from now on."""
+        self.room_names[room_id] = (name, slug)
+        socket.sidebar_counts[room_id] = [0, 0]
+        listened = room_id in self.viewers or room_id in self.watchers
+        self.watchers[room_id].add(socket)
+        if not listened:
+            await self._group_add(room_group(room_id))
+
+    async def unwatch(self, socket: LocalSocket, room_id: int) -> None:
+        socket.sidebar_counts.pop(room_id, None)
+        self.watchers[room_id].discard(socket)
+        if not self.watchers[room_id]:
+            del self.watchers[room_id]
+            if room_id not in self.viewers:
+                await self._group_discard(room_group(room_id))
 
     def _groups(self) -> list[str]:
         rooms = set(self.viewers) | set(self.watchers)
