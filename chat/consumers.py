@@ -47,7 +47,7 @@ class ChatConsumer(AsyncWebsocketConsumer):
     joined = False  # in its room: from joining the hub until the socket closes
     room_id = user_id = heartbeat_phase = 0
     room_is_open = True
-    username = session_digest = ""
+    display_name = session_digest = ""
     sidebar_counts: dict[int, list[int]]
     hub: Hub
     feed: Feed
@@ -67,15 +67,16 @@ class ChatConsumer(AsyncWebsocketConsumer):
             return
         self._slot_of = user.pk
         slug = self.scope["url_route"]["kwargs"]["slug"]
-        room, self.sidebar_counts, room_names = await database_sync_to_async(memberships.socket_state)(slug, user)
-        if room is None:
+        state = await database_sync_to_async(memberships.socket_state)(slug, user)
+        if state is None:
             await self.close(code=CLOSE_UNKNOWN_ROOM)
             return
-        self.user_id, self.username, self.room_id = user.pk, user.get_username(), room.pk
+        self.room, self.room_id, self.room_is_open = state.room, state.room.pk, state.room.kind == Room.Kind.OPEN
+        self.user_id, self.display_name, self.sidebar_counts = user.pk, state.display_name, state.counts
         self.session_digest = session_digest(self.scope["session_key"])
-        self.feed = self.hub.feed(self)
-        self.room, self.room_is_open, self.joined = room, room.kind == Room.Kind.OPEN, True
-        await self.hub.join(self, room_names)
+        self.feed = self.hub.feed(self)  # after room_is_open: a closed room's feed gets a guard
+        self.joined = True
+        await self.hub.join(self, state.names)
         await self.feed.reply(frames.live_status())
 
     async def disconnect(self, code: int) -> None:
@@ -138,7 +139,7 @@ class ChatConsumer(AsyncWebsocketConsumer):
         return message, frames.render_update_frame(message)
 
     async def on_typing(self, data: dict[str, Any]) -> None:
-        await self.hub.publish(events.room_typing(self.room_id, self.user_id, self.username))
+        await self.hub.publish(events.room_typing(self.room_id, self.user_id, self.display_name))
 
     async def on_catch_up(self, data: dict[str, Any]) -> None:
         form = CatchUpForm(data)

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from django.db.models import Max, Q
 from django.db.models.functions import Greatest
 
-from . import rooms
+from . import profiles, rooms
 from .models import Membership, Message, Room
 
 
@@ -101,14 +101,24 @@ def sidebar(user) -> list[SidebarRoom]:
     return [SidebarRoom(room, room.unread, room.mentions) for room in rows]  # type: ignore[attr-defined]
 
 
-def socket_state(slug: str, user) -> tuple[Room | None, dict[int, list[int]], dict[int, tuple[str, str]]]:
-    """What a socket opening in a room tracks: the room (None if there is none the user may see), and for the
-    sidebar the unread counts per room and the rooms' names and slugs."""
+@dataclass
+class SocketState:
+    """What a socket opening in a room tracks: the room, for the sidebar the unread counts per room and the
+    rooms' names and slugs, and the name others see of its reader (presence, typing)."""
+
+    room: Room
+    counts: dict[int, list[int]]
+    names: dict[int, tuple[str, str]]
+    display_name: str
+
+
+def socket_state(slug: str, user) -> SocketState | None:
+    """None if there is no room at `slug` that the user may see."""
     room = rooms.room_for(user, slug)
     if room is None:
-        return None, {}, {}
+        return None
     rows = sidebar(user)
     counts = {row.room.pk: [0, 0] if row.room.pk == room.pk else [row.unread, row.mentions] for row in rows}
     names = {row.room.pk: (row.room.name, row.room.slug) for row in rows}
     names[room.pk] = (room.name, room.slug)
-    return room, counts, names
+    return SocketState(room, counts, names, profiles.display_name(user))

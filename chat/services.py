@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import re
 import uuid
 from dataclasses import dataclass
 from datetime import timedelta
@@ -14,10 +13,10 @@ from django.db.models import F, Prefetch
 from django.utils import timezone
 from django.utils.safestring import mark_safe
 
+from . import mentions, profiles
 from .models import REACTIONS, Membership, Message, Reaction, Room
 
 EDIT_WINDOW = timedelta(hours=24)
-MENTION = re.compile(r"(?<![\w@])@([\w.@+-]{1,150})")
 
 
 class NotAllowed(Exception):
@@ -57,7 +56,7 @@ def post_message(room: Room, author, body: str, client_id: uuid.UUID | None = No
     A new message comes back ready to render (author, room, mentions, no reactions yet)
     without being read back: this runs for every message sent.
     """
-    mentioned = mentioned_users(body)
+    mentioned = mentioned_users(room, body)
     try:
         with transaction.atomic():
             seq, change = next_change(room.pk, new_message=True)
@@ -79,9 +78,12 @@ def post_message(room: Room, author, body: str, client_id: uuid.UUID | None = No
     return PostResult(message, created=True)
 
 
-def mentioned_users(body: str) -> list:
-    names = {name.rstrip(".") for name in MENTION.findall(body)}
-    return list(get_user_model().objects.filter(username__in=names)) if names else []
+def mentioned_users(room: Room, body: str) -> list:
+    """The people the body mentions, among those who can see the room (mentions.py)."""
+    if "@" not in body:
+        return []
+    people = {person.pk: person for person in mentions.candidates(room)}
+    return [people[user_id] for user_id in dict.fromkeys(span.user_id for span in mentions.find(body, people.values()))]
 
 
 def get_message(room: Room, message_id: int) -> Message:
@@ -113,7 +115,7 @@ def check_can_edit(message: Message, user) -> None:
 def edit_message(message: Message, user, body: str) -> Message:
     check_can_edit(message, user)
     with transaction.atomic():
-        message.mentions.set(mentioned_users(body))
+        message.mentions.set(mentioned_users(message.room, body))
         return _touch(message, body=body, edited_at=timezone.now())
 
 
@@ -169,7 +171,8 @@ def with_display(queryset) -> list[Message]:
     """Messages with what their partial shows: author, body parts with mentions, reaction counts."""
     messages = list(
         queryset.select_related("author__profile", "member__profile", "room").prefetch_related(
-            "mentions", Prefetch("reactions", queryset=Reaction.objects.select_related("user").order_by("pk"))
+            Prefetch("mentions", queryset=get_user_model().objects.select_related("profile")),
+            Prefetch("reactions", queryset=Reaction.objects.select_related("user__profile").order_by("pk")),
         )
     )
     for message in messages:
@@ -179,19 +182,18 @@ def with_display(queryset) -> list[Message]:
 
 def add_display(message: Message, mentioned, reactions) -> None:
     """What the message partial shows besides the fields: body parts with mentions, mention ids, reaction counts."""
-    message.parts = body_parts(message.body, {user.username: user.pk for user in mentioned})
+    message.parts = body_parts(message.body, mentioned)
     message.mention_ids = " ".join(str(user.pk) for user in mentioned)
     message.reaction_counts = reaction_counts(reactions)
 
 
-def body_parts(body: str, mentioned: dict[str, int]) -> list[Part]:
+def body_parts(body: str, mentioned) -> list[Part]:
+    """The body as text and mentions of the given people (stored with the message)."""
     parts, last = [], 0
-    for match in MENTION.finditer(body):
-        name = match.group(1).rstrip(".")
-        if name in mentioned:
-            parts.append(Part(body[last : match.start()]))
-            parts.append(Part(name, mentioned[name]))
-            last = match.start() + 1 + len(name)
+    for span in mentions.find(body, mentioned):
+        parts.append(Part(body[last : span.start]))
+        parts.append(Part(body[span.start + 1 : span.end], span.user_id))
+        last = span.end
     parts.append(Part(body[last:]))
     return [part for part in parts if part.text]
 
@@ -204,7 +206,7 @@ def reaction_counts(reactions) -> list[ReactionCount]:
         ReactionCount(
             emoji,
             len(users),
-            ", ".join(user.username for user in users),
+            ", ".join(profiles.display_name(user) for user in users),
             " ".join(str(user.pk) for user in users),
         )
         for emoji, users in by_emoji.items()

@@ -51,7 +51,7 @@ class LocalSocket(Protocol):
     """A page's socket as the hub and the features see it (consumers.ChatConsumer)."""
 
     user_id: int
-    username: str
+    display_name: str  # what others see of the reader (presence, typing)
     room_id: int
     session_digest: str
     # room id -> [unread messages, unread mentions] for the sidebar
@@ -68,7 +68,12 @@ class LocalSocket(Protocol):
 
 
 class Hub:
-    """One per event loop (get_hub). Features hold their own state; the hub holds who is where."""
+    """One per event loop (get_hub). Features hold their own state; the hub holds who is where.
+
+    About 215 lines, over the ~200 we aim at: who is where (viewers, watchers, users), the
+    groups that follow from it and the reader that dispatches into it change together;
+    split, each half would write the other's indexes.
+    """
 
     def __init__(self) -> None:
         self.layer = get_channel_layer()

@@ -58,7 +58,7 @@ class Presence:
         return self.frames.get(socket.room_id, "")
 
     def _local(self, room_id: int) -> Counter:
-        return Counter((socket.user_id, socket.username) for socket in self.hub.viewers.get(room_id, ()))
+        return Counter((socket.user_id, socket.display_name) for socket in self.hub.viewers.get(room_id, ()))
 
     def _soon(self, kind: str, room_id: int) -> None:
         """Record ("record") or show ("show") a room's presence after the debounce window."""
