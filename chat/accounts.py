@@ -14,6 +14,7 @@ from django.db import transaction
 from django.db.models.signals import post_save, pre_save
 from django.dispatch import receiver
 from django.http.cookie import parse_cookie
+from django.utils import timezone
 from django.utils.crypto import constant_time_compare
 
 from .live.sessions import notify_signed_out
@@ -88,18 +89,39 @@ def announce_logout(sender, request, user, **kwargs) -> None:
 def note_sign_in_changes(sender, instance, update_fields=None, **kwargs) -> None:
     """A new password or a deactivation ends every session of the user (Django checks sessions against the
     password's hash on each request): their sockets are closed once the change is stored."""
-    instance._chat_ends_sessions = False
+    instance._chat_ends_sessions = instance._chat_deactivated = False
     if instance.pk is None or (update_fields is not None and not {"password", "is_active"} & set(update_fields)):
         return  # a new account, or a save of other fields (last_login on every sign-in)
     stored = sender.objects.filter(pk=instance.pk).values("password", "is_active").first()
     if stored is not None:
-        instance._chat_ends_sessions = stored["password"] != instance.password or (
-            stored["is_active"] and not instance.is_active
-        )
+        instance._chat_deactivated = stored["is_active"] and not instance.is_active
+        instance._chat_ends_sessions = stored["password"] != instance.password or instance._chat_deactivated
 
 
 @receiver(post_save, sender=get_user_model())
 def announce_sign_in_changes(sender, instance, created, **kwargs) -> None:
+    user_id = instance.pk
     if getattr(instance, "_chat_ends_sessions", False):
-        user_id = instance.pk
         transaction.on_commit(lambda: notify_signed_out(user_id))
+    if getattr(instance, "_chat_deactivated", False):
+        transaction.on_commit(lambda: end_sessions(user_id))
+
+
+def end_sessions(user_id: int) -> int:
+    """Deletes the stored sessions that sign this user in; returns how many.
+
+    Django refuses an inactive user's sessions but keeps them: reactivating the
+    account would sign in again every browser it had (a lost phone's too). Sessions
+    kept only in a cache or in cookies cannot be listed; there a new password (a
+    reset link) ends them.
+    """
+    store = import_module(settings.SESSION_ENGINE).SessionStore
+    if not hasattr(store, "get_model_class"):
+        return 0
+    rows = store.get_model_class().objects.filter(expire_date__gt=timezone.now())
+    ended = 0
+    for key, data in rows.values_list("session_key", "session_data").iterator():
+        if store().decode(data).get(SESSION_KEY) == str(user_id):
+            store(key).delete()
+            ended += 1
+    return ended

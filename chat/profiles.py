@@ -6,6 +6,8 @@ classes picked from the user id (no uploads, no inline styles under the CSP).
 
 from __future__ import annotations
 
+from typing import cast
+
 from django.contrib.auth import get_user_model
 from django.db.models.signals import post_save
 from django.dispatch import receiver
@@ -13,7 +15,7 @@ from django.dispatch import receiver
 from .models import Profile
 
 AVATAR_HUES = 12
-DISPLAY_NAME_MAX_LENGTH = Profile._meta.get_field("display_name").max_length
+DISPLAY_NAME_MAX_LENGTH = cast(int, Profile._meta.get_field("display_name").max_length)
 
 
 def display_name(user) -> str:

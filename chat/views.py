@@ -1,7 +1,6 @@
 from typing import cast
 
 from django.conf import settings
-from django.contrib.auth import login
 from django.contrib.auth.decorators import login_required
 from django.contrib.auth.models import User
 from django.core.exceptions import NON_FIELD_ERRORS
@@ -11,8 +10,8 @@ from django.shortcuts import redirect, render
 from django.views.decorators.http import require_http_methods, require_POST
 from django_htmx.middleware import HtmxDetails
 
-from . import limits, memberships, rooms, services
-from .forms import RATE_LIMITED, DirectRoomForm, MemberForm, MessageForm, RoomForm, SignUpForm
+from . import memberships, rooms, services
+from .forms import RATE_LIMITED, DirectRoomForm, MemberForm, MessageForm, RoomForm
 from .live import events, frames, members
 from .models import Membership, Message, Room
 
@@ -31,16 +30,6 @@ def fragment_or_room_page(request: HtmxHttpRequest, room: Room, template: str, c
         return render(request, template, context, **kwargs)
     message = context.get("message")
     return redirect(room.get_absolute_url() + (f"#message-{message.pk}" if message else ""))
-
-
-@require_http_methods(["GET", "POST"])
-def signup(request: HttpRequest) -> HttpResponse:
-    form = SignUpForm(request.POST or None, address=limits.client_address(request))
-    if request.method == "POST" and form.is_valid():
-        user = form.save()
-        login(request, user, backend="django.contrib.auth.backends.ModelBackend")
-        return redirect("chat:index")
-    return render(request, "registration/signup.html", {"form": form}, status=form_status(form))
 
 
 @login_required

@@ -156,6 +156,8 @@ AUTH_PASSWORD_VALIDATORS = [
 LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "chat:index"
 LOGOUT_REDIRECT_URL = "login"
+# A password-reset link from the people page (there is no email) works once, for a day.
+PASSWORD_RESET_TIMEOUT = 24 * 3600
 
 LANGUAGE_CODE = "en-us"
 TIME_ZONE = "UTC"
@@ -193,6 +195,9 @@ CHAT_SIGNUPS_PER_HOUR = float(os.environ.get("CHAT_SIGNUPS_PER_HOUR", "60"))
 CHAT_SIGNUPS_BURST = float(os.environ.get("CHAT_SIGNUPS_BURST", "60"))
 CHAT_ROOMS_PER_HOUR = float(os.environ.get("CHAT_ROOMS_PER_HOUR", "30"))
 CHAT_ROOMS_BURST = float(os.environ.get("CHAT_ROOMS_BURST", "10"))
+# Anyone may create an account (on): otherwise, once the first account exists, only through the site's join
+# link (chat/invitations.py).
+CHAT_OPEN_SIGNUP = env_bool("CHAT_OPEN_SIGNUP", False)
 # Proxies whose X-Forwarded-For is believed (addresses or networks, comma-separated), e.g.
 # "127.0.0.1,10.0.0.0/8" behind nginx: chat/limits.py client_address.
 CHAT_TRUSTED_PROXIES = env_list("CHAT_TRUSTED_PROXIES", [])

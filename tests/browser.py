@@ -44,8 +44,9 @@ def watch(page: Page) -> Watch:
     return seen
 
 
-def sign_up(page: Page, base: str, username: str) -> None:
-    page.goto(f"{base}/accounts/signup/")
+def sign_up(page: Page, base: str, username: str, join_url: str | None = None) -> None:
+    """Sign up through /accounts/signup/ (open on the tests' servers: CHAT_OPEN_SIGNUP) or a site's join link."""
+    page.goto(join_url or f"{base}/accounts/signup/")
     page.fill("#id_username", username)
     page.fill("#id_password1", PASSWORD)
     page.fill("#id_password2", PASSWORD)

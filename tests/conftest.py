@@ -15,7 +15,7 @@ from playwright.sync_api import sync_playwright
 
 from chat import limits, rooms
 
-from .live import CHROMIUM, CHROMIUM_ARGS, Daphne, free_port, migrate, server_env
+from .live import CHROMIUM, CHROMIUM_ARGS, Daphne, create_site_admin, free_port, migrate, server_env
 
 _names = itertools.count(1)
 
@@ -29,6 +29,13 @@ def fresh_channel_layer_and_cache():
     limits._local.buckets.clear()  # this process's token buckets: user ids repeat from test to test
     yield
     channel_layers.backends.clear()
+
+
+@pytest.fixture(autouse=True)
+def open_sign_up(settings):
+    """Tests sign people up through /accounts/signup/ on a site that has accounts, as CHAT_OPEN_SIGNUP allows;
+    the tests of the invitation gate (test_people.py) turn it off."""
+    settings.CHAT_OPEN_SIGNUP = True
 
 
 @pytest.fixture(scope="session", autouse=True)
@@ -106,6 +113,7 @@ def live_dir(tmp_path_factory):
 def live_db(live_dir):
     db = live_dir / "chat.sqlite3"
     migrate(server_env(db))
+    create_site_admin(server_env(db))
     return db
 
 

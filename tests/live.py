@@ -47,6 +47,9 @@ def server_env(db_path: Path, **extra: str) -> dict[str, str]:
             "CHAT_HEARTBEAT_SECONDS": "2",
             # Tests type far faster than people; flood control has its own tests.
             "CHAT_RATE_BURST": "1000",
+            # Tests sign people up on a site that has accounts; the invitation gate has tests of its own
+            # (test_browser_people.py runs a server without this).
+            "CHAT_OPEN_SIGNUP": "1",
             "PYTHONUNBUFFERED": "1",
         }
     )
@@ -56,6 +59,18 @@ def server_env(db_path: Path, **extra: str) -> dict[str, str]:
 
 def migrate(env: dict[str, str]) -> None:
     subprocess.run([sys.executable, "manage.py", "migrate", "--noinput", "-v0"], cwd=ROOT, env=env, check=True)
+
+
+SITE_ADMIN = "site-admin"
+SITE_ADMIN_PASSWORD = "site admin battery 42"
+
+
+def create_site_admin(env: dict[str, str]) -> None:
+    """The site's first account, made by `createsuperuser` as a deployment makes it: whoever a test signs up
+    next is a plain account, never the site admin by being first."""
+    command = [sys.executable, "manage.py", "createsuperuser", "--noinput", "--username", SITE_ADMIN, "--email", ""]
+    env = {**env, "DJANGO_SUPERUSER_PASSWORD": SITE_ADMIN_PASSWORD}
+    subprocess.run(command, cwd=ROOT, env=env, check=True, stdout=subprocess.DEVNULL)
 
 
 class Daphne:
