@@ -39,7 +39,7 @@ class RoomChange(TypedDict):
     room: int
     change: int
     frame: str
-    # Only for a new message: what the sidebar and typing features need.
+    # Only for a new message (not a membership line): what the sidebar and typing features need.
     seq: NotRequired[int]
     author: NotRequired[int]
     mentions: NotRequired[list[int]]
@@ -50,7 +50,7 @@ class RoomChange(TypedDict):
 def room_change(room_id: int, message, frame: str, new: bool) -> RoomChange:
     """A new, edited or deleted message, or a reaction: the room's next change, rendered once."""
     event: RoomChange = {"type": ROOM_CHANGE, "room": room_id, "change": message.change, "frame": frame}
-    if new:
+    if new and message.kind == "text":  # a membership line is no unread message, nor the end of typing
         event["seq"], event["author"] = message.seq, message.author_id
         event["mentions"] = [int(i) for i in message.mention_ids.split()]
     return event
