@@ -168,7 +168,7 @@ class ChatConsumer(AsyncWebsocketConsumer):
             await self.refuse("You have been signed out. Reload the page to sign in again.", CLOSE_UNAUTHENTICATED)
 
     async def refuse(self, reason: str, code: int) -> None:
-        await self.send_frame(frames.error(reason))
+        await self.send_frame(frames.error(reason) + frames.ended_status())
         await self.disconnect(code)
         await self.close(code=code)
 

@@ -158,9 +158,9 @@ def test_a_closed_room_is_seen_only_by_its_members_and_removal_takes_effect_live
     expect(owner.locator("#chat-log .membership-line").last).to_contain_text(f"{owner_name} removed {member_name}")
     expect(member.locator("#composer-error")).to_have_text(REMOVED, timeout=2000)
     expect(other_entry).to_have_count(0, timeout=3000)  # gone from the other tab's sidebar too
-    # "Live" goes only when the last heartbeat's countdown runs out (2 x CHAT_HEARTBEAT_SECONDS: 4 s here, 40 s
-    # by default): the refusal sends no status of its own.
-    expect(member.locator("#connection-status .status-live")).not_to_be_visible(timeout=6000)
+    # The refusal says so at once, for good: not "Live", nor "Reconnecting…" later (the page does not retry 4403).
+    expect(member.locator("#connection-status .status-ended")).to_be_visible(timeout=2000)
+    expect(member.locator("#connection-status .status-live")).not_to_be_visible()
 
     send(owner, "after removal")
     send(member, "anyone there?", acknowledged=False)  # into a closed socket: it goes nowhere

@@ -148,6 +148,12 @@ def live_status() -> str:
     return render_to_string("chat/_status.html", {"state": "live", "oob": True})
 
 
+@lru_cache(maxsize=1)
+def ended_status() -> str:
+    """ "Disconnected": the server closed the page's socket for good (a 4xxx code the page does not retry)."""
+    return render_to_string("chat/_status.html", {"state": "ended", "oob": True})
+
+
 def typing(names: list[str]) -> str:
     return render_to_string("chat/_typing.html", {"text": services.typing_text(names), "oob": True})
 
