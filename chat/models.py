@@ -88,6 +88,9 @@ class Message(models.Model):
     parts: list
     mention_ids: str
     reaction_counts: list
+    reacted: bool  # someone reacted
+    continues: bool  # log_layout.place: drawn under the one before, without a header
+    new_day: bool  # log_layout.place: opens with a day separator
 
     class Meta:
         ordering = ["seq"]

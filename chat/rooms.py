@@ -25,7 +25,7 @@ from django.db.models import Q, QuerySet
 from django.http import Http404
 from django.utils.text import slugify
 
-from . import profiles, services
+from . import log_layout, profiles, services
 from .models import Membership, Message, Room
 from .services import NotAllowed
 
@@ -199,4 +199,5 @@ def _log(room: Room, actor, kind: str, member) -> Message:
         room=room, author=actor, member=member, kind=kind, body="", seq=seq, created_change=change, change=change
     )
     services.add_display(entry, mentioned=[], reactions=[])
+    log_layout.place([entry])
     return entry

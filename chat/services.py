@@ -13,7 +13,7 @@ from django.db.models import F, Prefetch
 from django.utils import timezone
 from django.utils.safestring import mark_safe
 
-from . import mentions, profiles
+from . import log_layout, mentions, profiles
 from .models import REACTIONS, Membership, Message, Reaction, Room
 
 EDIT_WINDOW = timedelta(hours=24)
@@ -75,6 +75,7 @@ def post_message(room: Room, author, body: str, client_id: uuid.UUID | None = No
     if not is_member:
         Membership.objects.get_or_create(user=author, room=room, defaults={"last_read_seq": seq})
     add_display(message, mentioned, reactions=[])
+    log_layout.place([message])
     return PostResult(message, created=True)
 
 
@@ -177,6 +178,7 @@ def with_display(queryset) -> list[Message]:
     )
     for message in messages:
         add_display(message, message.mentions.all(), message.reactions.all())
+    log_layout.place(messages)
     return messages
 
 
@@ -185,6 +187,7 @@ def add_display(message: Message, mentioned, reactions) -> None:
     message.parts = body_parts(message.body, mentioned)
     message.mention_ids = " ".join(str(user.pk) for user in mentioned)
     message.reaction_counts = reaction_counts(reactions)
+    message.reacted = any(count.count for count in message.reaction_counts)
 
 
 def body_parts(body: str, mentioned) -> list[Part]:

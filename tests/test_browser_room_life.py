@@ -107,12 +107,17 @@ def test_edit_and_delete_show_live_everywhere_and_survive_reload(server, new_pag
     send(alice, "teh typo")
     send(alice, "to be removed")
     expect(bob.locator(".message")).to_have_count(2, timeout=3000)
-    expect(bob.locator(".edit-action:visible")).to_have_count(0)  # not bob's messages
+    expect(bob.locator(".message-menu:visible")).to_have_count(0)  # nothing bob may do to alice's messages
     first = alice.locator(".message").first
+    first.hover()
+    first.locator(".message-menu summary").click()  # the message's actions
     first.locator(".edit-action").click()
     alice.fill(".message.editing input[name=message]", "the typo, fixed")
     alice.click(".message.editing button[type=submit]")
-    alice.locator(".message").nth(1).locator(".delete-action").click()
+    second = alice.locator(".message").nth(1)
+    second.hover()
+    second.locator(".message-menu summary").click()
+    second.locator(".delete-action").click()
     for page in (alice, bob):
         expect(page.locator(".message-body")).to_have_text(["the typo, fixed", "message deleted"], timeout=3000)
         expect(page.locator(".message").first.locator(".edited")).to_have_text("edited")
@@ -126,8 +131,11 @@ def test_reactions_toggle_with_consistent_counts(server, new_page):
     (alice, bob, carol), (alice_name, bob_name, _), _ = people_in_a_room(new_page, server.url, 3)
     send(alice, "react to me")
     expect(bob.locator(".message")).to_have_count(1, timeout=3000)
-    thumbs = ".message >> nth=0 >> .reaction >> nth=0"
-    bob.click(thumbs)
+    thumbs = ".message >> nth=0 >> .reactions .reaction >> nth=0"  # given ones show; the others wait in the picker
+    picker = ".message >> nth=0 >> .add-reaction"
+    bob.hover(".message >> nth=0")
+    bob.click(picker + " summary")
+    bob.click(picker + " .reaction >> nth=0")
     alice.click(thumbs)
     for page in (alice, bob, carol):
         expect(page.locator(thumbs + " >> .count")).to_have_text("2", timeout=3000)

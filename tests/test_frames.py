@@ -54,7 +54,8 @@ async def test_a_page_that_missed_200_long_messages_gets_each_once_in_order_in_f
 def apply_to_page(log: dict[str, str], html: str) -> None:
     """Swap a frame into a page's log as htmx would: append new messages, replace shown ones."""
     for appended, appended_id, replaced, replaced_id in re.findall(
-        r'<div id="chat-log" hx-swap-oob="beforeend">(<article id="(message-\d+)".*?</article>)'
+        r'<div id="chat-log" hx-swap-oob="beforeend">\s*(?:<div class="day-separator".*?</div>)?\s*'
+        r'(<article id="(message-\d+)".*?</article>)'
         r'|(<article id="(message-\d+)"[^>]*hx-swap-oob="true">.*?</article>)',
         html,
         re.S,

@@ -1,0 +1,51 @@
+"""How messages sit in the log: runs by one author, and days.
+
+A message continues its author's run when the message before it in the room is
+theirs, a text message, on the same day and at most RUN_GAP older: it is drawn
+without its header (avatar, name, time), under the one before. A message on another
+day than the one before it opens with a day separator ("Today", "Yesterday", a date).
+Both are decided when the server renders the message, from the message before it in
+the room, so that one frame still serves every reader.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from datetime import date, timedelta
+
+from django.db.models import Q
+from django.utils import timezone
+
+from .models import Message
+
+RUN_GAP = timedelta(minutes=5)
+
+
+def place(messages: list[Message]) -> None:
+    """Set `continues` and `new_day` on each message, from the message before it in its room (one query for
+    those not in the list)."""
+    known = {(m.room_id, m.seq): m for m in messages}
+    wanted: dict[int, list[int]] = defaultdict(list)
+    for message in messages:
+        if message.seq > 1 and (message.room_id, message.seq - 1) not in known:
+            wanted[message.room_id].append(message.seq - 1)
+    if wanted:
+        before = Q()
+        for room_id, seqs in wanted.items():
+            before |= Q(room_id=room_id, seq__in=seqs)
+        for row in Message.objects.filter(before).only("room_id", "seq", "author_id", "created_at", "kind"):
+            known[(row.room_id, row.seq)] = row
+    for message in messages:
+        previous = known.get((message.room_id, message.seq - 1))
+        message.new_day = previous is None or _day(previous) != _day(message)
+        message.continues = (
+            previous is not None
+            and not message.new_day
+            and message.kind == previous.kind == Message.Kind.TEXT
+            and previous.author_id == message.author_id
+            and message.created_at - previous.created_at <= RUN_GAP
+        )
+
+
+def _day(message: Message) -> date:
+    return timezone.localdate(message.created_at)
