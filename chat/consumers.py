@@ -30,7 +30,13 @@ CLOSE_TOO_MANY_SOCKETS = 4429
 
 # What a frame asks for, by the id of the ws-send form that sent it or an "action" field
 # (hx-vals) on the smaller controls: the name of the method that handles it (on_...).
-ACTIONS = {"chat-form": "send", "catch-up": "catch_up", "typing": "typing", "react": "react"}
+ACTIONS = {
+    "chat-form": "send",
+    "chat-lines-form": "send_lines",  # the multi-line composer (_composer_lines.html)
+    "catch-up": "catch_up",
+    "typing": "typing",
+    "react": "react",
+}
 FIELDS = ("message", "client_id", "last_change", "unread_after", "action", "message_id", "emoji")
 
 
@@ -113,7 +119,7 @@ class ChatConsumer(AsyncWebsocketConsumer):
         except (FrameError, services.NotAllowed) as error:
             await self.feed.reply(frames.error(str(error)))
 
-    async def on_send(self, data: dict[str, Any]) -> None:
+    async def on_send(self, data: dict[str, Any], fresh_composer=frames.composer) -> None:
         form = MessageForm(data)
         if not form.is_valid():
             raise FrameError(first_error(form))
@@ -124,7 +130,12 @@ class ChatConsumer(AsyncWebsocketConsumer):
             await self.hub.publish(events.room_change(self.room_id, message, frame, new=True))
         else:  # a retried send: already stored and broadcast; show it here if this page lacks it
             self.feed.offer(message.change, frame)
-        await self.feed.reply(frames.composer(self.room))
+        await self.feed.reply(fresh_composer(self.room))
+
+    async def on_send_lines(self, data: dict[str, Any]) -> None:
+        """A send from the multi-line composer: the same message, answered with that composer afresh (the
+        one-line composer keeps whatever it holds)."""
+        await self.on_send(data, fresh_composer=frames.composer_lines)
 
     def _store(self, body: str, client_id):
         result = services.post_message(self.room, self.scope["user"], body, client_id)

@@ -52,10 +52,18 @@ class RoomForm(forms.Form):
         return self.cleaned_data.get("kind") or Room.Kind.OPEN
 
 
-class MessageForm(forms.Form):
-    """The composer's fields as they arrive over the socket."""
+class MessageField(forms.CharField):
+    def to_python(self, value) -> str | None:
+        # A form post sends a textarea's line breaks as CRLF: one line break is one character of the limit.
+        value = super().to_python(value)
+        return value.replace("\r\n", "\n") if value else value
 
-    message = forms.CharField(
+
+class MessageForm(forms.Form):
+    """The composer's fields as they arrive over the socket (or the edit form's)."""
+
+    # strip=True trims the ends only: a code block's indented lines inside keep their spaces.
+    message = MessageField(
         max_length=MESSAGE_MAX_LENGTH,
         strip=True,
         error_messages={

@@ -46,7 +46,11 @@ def find(body: str, people) -> list[Span]:
     """Every mention in the body of one of `people`, in order."""
     if "@" not in body:
         return []
-    names = names_of(people)
+    return find_names(body, names_of(people))
+
+
+def find_names(body: str, names: list[tuple[str, int]]) -> list[Span]:
+    """Every mention in the body of one of `names` (from names_of: computed once for a message's many texts)."""
     spans: list[Span] = []
     position = body.find("@")
     while position != -1:

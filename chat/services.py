@@ -13,7 +13,7 @@ from django.db.models import F, Prefetch
 from django.utils import timezone
 from django.utils.safestring import mark_safe
 
-from . import log_layout, mentions, profiles
+from . import formatting, log_layout, mentions, profiles
 from .models import REACTIONS, Membership, Message, Reaction, Room
 
 EDIT_WINDOW = timedelta(hours=24)
@@ -56,13 +56,23 @@ def post_message(room: Room, author, body: str, client_id: uuid.UUID | None = No
     A new message comes back ready to render (author, room, mentions, no reactions yet)
     without being read back: this runs for every message sent.
     """
-    mentioned = mentioned_users(room, body)
+    formatted, mentioned = format_body(room, body)
     try:
         with transaction.atomic():
             seq, change = next_change(room.pk, new_message=True)
             message = Message.objects.create(
-                room=room, author=author, body=body, seq=seq, created_change=change, change=change, client_id=client_id
+                room=room,
+                author=author,
+                body=body,
+                body_html=formatted.html,
+                seq=seq,
+                created_change=change,
+                change=change,
+                client_id=client_id,
             )
+            if formatted.mentioned:  # mention links point at their message, whose id is known only now
+                message.body_html = formatted.for_message(message.pk)
+                Message.objects.filter(pk=message.pk).update(body_html=message.body_html)
             if mentioned:
                 message.mentions.add(*mentioned)
             # Under the room's lock, so a later message's seq is never overwritten by an earlier one.
@@ -80,11 +90,15 @@ def post_message(room: Room, author, body: str, client_id: uuid.UUID | None = No
 
 
 def mentioned_users(room: Room, body: str) -> list:
-    """The people the body mentions, among those who can see the room (mentions.py)."""
-    if "@" not in body:
-        return []
-    people = {person.pk: person for person in mentions.candidates(room)}
-    return [people[user_id] for user_id in dict.fromkeys(span.user_id for span in mentions.find(body, people.values()))]
+    """The people the body mentions (outside code), among those who can see the room (mentions.py)."""
+    return format_body(room, body)[1]
+
+
+def format_body(room: Room, body: str, message_id: int | None = None) -> tuple[formatting.Formatted, list]:
+    """The body's HTML (formatting.py), and the people it mentions outside code among those who can see the room."""
+    people = {person.pk: person for person in mentions.candidates(room)} if "@" in body else {}
+    formatted = formatting.render(body, people.values(), message_id)
+    return formatted, [people[user_id] for user_id in formatted.mentioned]
 
 
 def get_message(room: Room, message_id: int) -> Message:
@@ -115,9 +129,10 @@ def check_can_edit(message: Message, user) -> None:
 
 def edit_message(message: Message, user, body: str) -> Message:
     check_can_edit(message, user)
+    formatted, mentioned = format_body(message.room, body, message.pk)
     with transaction.atomic():
-        message.mentions.set(mentioned_users(message.room, body))
-        return _touch(message, body=body, edited_at=timezone.now())
+        message.mentions.set(mentioned)
+        return _touch(message, body=body, body_html=formatted.html, edited_at=timezone.now())
 
 
 def delete_message(message: Message, user) -> Message:
@@ -128,7 +143,7 @@ def delete_message(message: Message, user) -> Message:
     with transaction.atomic():
         message.mentions.clear()
         message.reactions.all().delete()
-        return _touch(message, body="", deleted_at=timezone.now())
+        return _touch(message, body="", body_html="", deleted_at=timezone.now())
 
 
 def toggle_reaction(message: Message, user, emoji: str) -> Message:

@@ -83,6 +83,7 @@ def room(request: HttpRequest, slug: str) -> HttpResponse:
         "unread_after": read_before if first_unread else None,
         "last_change": room.last_change,
         "client_id": services.new_client_id(),
+        "lines_client_id": services.new_client_id(),  # the multi-line composer's own (_composer_lines.html)
         "sidebar": sidebar,
         "total_unread": sum(item.unread for item in sidebar if item.room.pk != room.pk),
         "is_admin": room.is_admin(request.user),

@@ -137,6 +137,12 @@ def composer(room: Room) -> str:
     return render_to_string("chat/_composer.html", context)
 
 
+def composer_lines(room: Room) -> str:
+    """A fresh multi-line composer, open and focused, swapped in after a send from it."""
+    context = {"room": room, "client_id": services.new_client_id(), "open": True, "autofocus": True, "oob": True}
+    return render_to_string("chat/_composer_lines.html", context)
+
+
 def error(text: str) -> str:
     """A refusal, shown beside the composer of the page that sent the frame."""
     return render_to_string("chat/_composer_error.html", {"error": text, "oob": True})
