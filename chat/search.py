@@ -39,9 +39,9 @@ RESULTS = 50
 # The trigram index finds a term of at least this many characters.
 TRIGRAM = 3
 # A query of terms under three characters only cannot use an index: it is matched against
-# the newest this many messages of the site (or of the room searched). Measured on SQLite with
-# 100,000 messages, a two-character word found nowhere takes 41 ms over 50,000 rows
-# (bench/search.py), 60 ms over all of them.
+# the newest this many messages of the site (or of the room searched). With 100,000 messages on
+# SQLite, a two-character word found nowhere took 31 ms (median; 63 ms p95 on a busy machine) over
+# 50,000 rows (bench/search.py), and about twice that over all of them.
 SHORT_QUERY_SCAN = 50_000
 # The snippet: up to this many characters, starting this many before the first hit.
 SNIPPET_LENGTH = 140
