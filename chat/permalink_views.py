@@ -6,6 +6,7 @@ from django.contrib.auth.decorators import login_required
 from django.http import HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
+from django.utils.translation import gettext as _
 from django.views.decorators.vary import vary_on_headers
 
 from . import permalinks, rooms, services
@@ -53,7 +54,7 @@ def newer(request: HtmxHttpRequest, slug: str) -> HttpResponse:
         after = int(request.GET.get("after", ""))
         change = min(int(request.GET.get("change", room.last_change)), room.last_change)
     except ValueError:
-        return HttpResponse("A numeric 'after' (and 'change') is required.", status=400)
+        return HttpResponse(_("A numeric 'after' (and 'change') is required."), status=400)
     if not request.htmx:
         return redirect("chat:permalink", slug, after)
     messages, has_newer = permalinks.messages_after(room, after, change)
