@@ -1,6 +1,6 @@
 from django.urls import path
 
-from . import views
+from . import permalink_views, search_views, views
 
 app_name = "chat"
 
@@ -15,4 +15,8 @@ urlpatterns = [
     path("chat/<str:slug>/messages/<int:pk>/edit/", views.edit_message, name="edit_message"),
     path("chat/<str:slug>/messages/<int:pk>/delete/", views.delete_message, name="delete_message"),
     path("me.css", views.user_css, name="user_css"),
+    path("search/", search_views.search_page, name="search"),
+    path("chat/<str:slug>/m/<int:pk>/", permalink_views.permalink, name="permalink"),
+    path("chat/<str:slug>/around/<int:pk>/", permalink_views.around, name="around"),
+    path("chat/<str:slug>/newer/", permalink_views.newer, name="newer"),
 ]

@@ -74,13 +74,24 @@ def room(request: HttpRequest, slug: str) -> HttpResponse:
     events.publish_from_sync(events.user_read(cast(int, request.user.pk), room.pk))
     messages, has_older = services.latest_messages(room)
     first_unread = memberships.first_unread(messages, read_before, request.user)
-    sidebar = memberships.sidebar(request.user)
     context = {
-        "room": room,
+        **room_page_context(request, room, rename_form),
         "messages": messages,
         "has_older": has_older,
         "first_unread": first_unread.pk if first_unread else None,
         "unread_after": read_before if first_unread else None,
+    }
+    return render(request, "chat/room.html", context, status=400 if rename_form.errors else 200)
+
+
+def room_page_context(request: HttpRequest, room: Room, rename_form: RoomForm | None = None) -> dict:
+    """What a room page shows besides its log (the room page, and a permalink's window in permalink_views.py):
+    the sidebar, a composer, the room's members and admin forms, and the change its log shows."""
+    sidebar = memberships.sidebar(request.user)
+    if rename_form is None:
+        rename_form = RoomForm(room=room, initial={"name": room.name}, prefix="rename")
+    return {
+        "room": room,
         "last_change": room.last_change,
         "client_id": services.new_client_id(),
         "lines_client_id": services.new_client_id(),  # the multi-line composer's own (_composer_lines.html)
@@ -90,7 +101,6 @@ def room(request: HttpRequest, slug: str) -> HttpResponse:
         "rename_form": rename_form,
         **room_members_context(room, request.user),
     }
-    return render(request, "chat/room.html", context, status=400 if rename_form.errors else 200)
 
 
 def room_members_context(room: Room, user) -> dict:
