@@ -6,4 +6,4 @@ class ChatConfig(AppConfig):
     name = "chat"
 
     def ready(self) -> None:
-        from . import accounts, profiles  # noqa: F401  (signal receivers)
+        from . import accounts, attachments, profiles  # noqa: F401  (signal receivers)

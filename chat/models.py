@@ -88,6 +88,7 @@ class Message(models.Model):
     parts: list
     mention_ids: str
     reaction_counts: list
+    files: list  # its Attachments (attachments.py)
 
     class Meta:
         ordering = ["seq"]
