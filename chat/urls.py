@@ -1,6 +1,6 @@
 from django.urls import path
 
-from . import views
+from . import attachment_views, views
 
 app_name = "chat"
 
@@ -15,4 +15,8 @@ urlpatterns = [
     path("chat/<str:slug>/messages/<int:pk>/edit/", views.edit_message, name="edit_message"),
     path("chat/<str:slug>/messages/<int:pk>/delete/", views.delete_message, name="delete_message"),
     path("me.css", views.user_css, name="user_css"),
+    path("chat/<str:slug>/attachments/", attachment_views.attach, name="attach"),
+    # The thumbnail's address ends in "/", which no file name can hold: a file called "thumb" keeps its own.
+    path("files/<int:pk>/thumb/", attachment_views.thumbnail, name="attachment_thumb"),
+    path("files/<int:pk>/<str:name>", attachment_views.download, name="attachment"),
 ]
