@@ -286,6 +286,19 @@ async def test_a_file_reaches_open_pages_live_in_the_message_frame(people, room)
     await page.disconnect()
 
 
+def test_with_x_accel_redirect_the_view_checks_access_and_names_the_stored_file_for_nginx(people, closed, settings):
+    owner, member, stranger = people
+    settings.CHAT_FILES_SENDFILE = "x-accel-redirect"
+    send(logged_in(member), closed, upload("page.html", b"<p>hi</p>"))
+    attachment = only_attachment()
+    response = logged_in(owner).get(f"/files/{attachment.pk}/page.html")
+    assert response.status_code == 200 and response.content == b""  # nginx sends the file
+    assert response["X-Accel-Redirect"] == f"/protected-files/{attachment.file.name}"
+    assert response["Content-Type"] == "application/octet-stream"
+    assert response["Content-Disposition"] == 'attachment; filename="page.html"'
+    assert logged_in(stranger).get(f"/files/{attachment.pk}/page.html").status_code == 404
+
+
 # Without JavaScript, deleting, and the request size ---------------------------
 
 
