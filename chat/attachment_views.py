@@ -37,8 +37,11 @@ def attach(request: HtmxHttpRequest, slug: str) -> HttpResponse:
     """Files, with an optional text, as a new message. htmx gets a fresh form back (the message itself comes over
     the socket, as everyone's does); a browser without JavaScript goes back to the room, at the message."""
     room = rooms.room_or_404(request.user, slug)
-    form = attachments.AttachmentForm(request.POST or None, request.FILES or None, user=request.user)
-    if request.method == "POST" and form.is_valid():
+    posted = request.method == "POST"
+    form = attachments.AttachmentForm(
+        request.POST if posted else None, request.FILES if posted else None, user=request.user
+    )
+    if posted and form.is_valid():
         data = form.cleaned_data
         result = attachments.post_with_files(room, request.user, data["message"], data["prepared"], data["client_id"])
         if result.created:  # a retried form was already published

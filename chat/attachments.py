@@ -107,6 +107,10 @@ class AttachmentForm(forms.Form):
         super().__init__(*args, **kwargs)
         self.user = user
 
+    def clean_message(self) -> str:
+        message = self.cleaned_data["message"]
+        return message if text.has_visible_text(message) else ""  # the files are the message
+
     def clean(self):
         cleaned = self.cleaned_data
         files = cleaned.get("upload")

@@ -248,6 +248,12 @@ def test_too_many_files_or_none_are_refused(people, room, settings):
     assert not Message.objects.exists()
 
 
+def test_a_form_with_nothing_but_a_file_is_sent(people, room):
+    _, alice, _ = people
+    response = signed_in_client(alice).post(f"/chat/{room.slug}/attachments/", {"upload": upload("a.txt", b"a")})
+    assert response.status_code == 302 and Message.objects.get().body == ""
+
+
 def test_a_retried_upload_is_stored_once(people, room, media):
     _, alice, _ = people
     client_id = str(uuid.uuid4())
