@@ -7,7 +7,7 @@ class ChatConfig(AppConfig):
     name = "chat"
 
     def ready(self) -> None:
-        from . import accounts, profiles  # noqa: F401  (signal receivers)
+        from . import accounts, attachments, profiles  # noqa: F401  (signal receivers)
 
         post_migrate.connect(ensure_search_index, sender=self)
 

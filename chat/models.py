@@ -93,6 +93,7 @@ class Message(models.Model):
     reacted: bool  # someone reacted
     continues: bool  # log_layout.place: drawn under the one before, without a header
     new_day: bool  # log_layout.place: opens with a day separator
+    files: list  # its Attachments (attachments.py)
 
     class Meta:
         ordering = ["seq"]
@@ -104,6 +105,31 @@ class Message(models.Model):
 
     def __str__(self) -> str:
         return f"{self.room_id}#{self.seq} {self.author_id}: {self.body[:40]}"
+
+
+class Attachment(models.Model):
+    """A file sent with a message (chat/attachments.py): kept through Django's storage API under a name of
+    ours, served only to people who may see the room (chat/attachment_views.py)."""
+
+    message = models.ForeignKey(Message, on_delete=models.CASCADE, related_name="attachments")
+    file = models.FileField(upload_to="attachments/%Y/%m/", max_length=255)
+    # The name the sender's file had (cleaned): shown, and the name a download is saved under.
+    name = models.CharField(max_length=255)
+    size = models.PositiveBigIntegerField()
+    # Detected from the content for the four image types shown inline; application/octet-stream for the rest.
+    content_type = models.CharField(max_length=100)
+    is_image = models.BooleanField(default=False)
+    width = models.PositiveIntegerField(null=True, blank=True)
+    height = models.PositiveIntegerField(null=True, blank=True)
+    thumbnail = models.FileField(upload_to="attachments/thumbs/%Y/%m/", max_length=255, null=True, blank=True)
+    thumb_width = models.PositiveIntegerField(null=True, blank=True)
+    thumb_height = models.PositiveIntegerField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["pk"]
+
+    def __str__(self) -> str:
+        return f"{self.name} on {self.message_id}"
 
 
 class Reaction(models.Model):

@@ -143,6 +143,7 @@ def delete_message(message: Message, user) -> Message:
     with transaction.atomic():
         message.mentions.clear()
         message.reactions.all().delete()
+        message.attachments.all().delete()  # their files leave storage once this commits (attachments.py)
         return _touch(message, body="", body_html="", deleted_at=timezone.now())
 
 
@@ -189,20 +190,23 @@ def with_display(queryset) -> list[Message]:
         queryset.select_related("author__profile", "member__profile", "room").prefetch_related(
             Prefetch("mentions", queryset=get_user_model().objects.select_related("profile")),
             Prefetch("reactions", queryset=Reaction.objects.select_related("user__profile").order_by("pk")),
+            "attachments",
         )
     )
     for message in messages:
-        add_display(message, message.mentions.all(), message.reactions.all())
+        add_display(message, message.mentions.all(), message.reactions.all(), message.attachments.all())
     log_layout.place(messages)
     return messages
 
 
-def add_display(message: Message, mentioned, reactions) -> None:
-    """What the message partial shows besides the fields: body parts with mentions, mention ids, reaction counts."""
+def add_display(message: Message, mentioned, reactions, files=()) -> None:
+    """What the message partial shows besides the fields: body parts with mentions, mention ids, reaction counts,
+    attached files."""
     message.parts = body_parts(message.body, mentioned)
     message.mention_ids = " ".join(str(user.pk) for user in mentioned)
     message.reaction_counts = reaction_counts(reactions)
     message.reacted = any(count.count for count in message.reaction_counts)
+    message.files = list(files)
 
 
 def body_parts(body: str, mentioned) -> list[Part]:

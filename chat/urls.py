@@ -1,6 +1,6 @@
 from django.urls import path
 
-from . import permalink_views, search_views, views
+from . import attachment_views, permalink_views, search_views, views
 
 app_name = "chat"
 
@@ -19,4 +19,8 @@ urlpatterns = [
     path("chat/<str:slug>/m/<int:pk>/", permalink_views.permalink, name="permalink"),
     path("chat/<str:slug>/around/<int:pk>/", permalink_views.around, name="around"),
     path("chat/<str:slug>/newer/", permalink_views.newer, name="newer"),
+    path("chat/<str:slug>/attachments/", attachment_views.attach, name="attach"),
+    # The thumbnail's address ends in "/", which no file name can hold: a file called "thumb" keeps its own.
+    path("files/<int:pk>/thumb/", attachment_views.thumbnail, name="attachment_thumb"),
+    path("files/<int:pk>/<str:name>", attachment_views.download, name="attachment"),
 ]

@@ -10,6 +10,7 @@ each write costs the event loop about half as much (bench/README.md).
 """
 
 import asyncio
+import os
 import sys
 
 import uvloop
@@ -40,8 +41,48 @@ DEFAULTS = [
 ]
 
 
+def limit_request_bodies(limit: int) -> None:
+    """Refuse request bodies over `limit` bytes with 413 (file uploads: settings.CHAT_MAX_REQUEST_BYTES).
+
+    daphne has no such limit: Twisted keeps the whole body (in a temporary file past 100 kB), then daphne
+    queues all of it to the application at once, in memory. This request class keeps nothing past the
+    limit, and answers 413 instead of calling the application. daphne's HTTP factory looks its request
+    class up by name when it builds each connection.
+    """
+    from daphne import http_protocol
+
+    class LimitedRequest(http_protocol.WebRequest):
+        received = 0
+        too_large = False
+
+        def gotLength(self, length):
+            super().gotLength(length)
+            self.too_large = length is not None and length > limit
+
+        def handleContentChunk(self, data):
+            self.received += len(data)
+            if self.received > limit:
+                self.too_large = True
+            if not self.too_large:
+                super().handleContentChunk(data)
+
+        def process(self):
+            if self.too_large:
+                self.content.seek(0)
+                self.content.truncate()
+                self.basic_error(413, b"Content Too Large", "The request is larger than this site accepts.")
+                return None
+            return super().process()
+
+    http_protocol.WebRequest = LimitedRequest
+
+
 def main() -> None:
     asyncio.set_event_loop_policy(uvloop.EventLoopPolicy())
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "project.settings")
+    from django.conf import settings
+
+    limit_request_bodies(settings.CHAT_MAX_REQUEST_BYTES)
     from daphne.cli import CommandLineInterface
 
     CommandLineInterface().run([*DEFAULTS, *sys.argv[1:]])

@@ -7,6 +7,7 @@ cookies, HSTS and the SSL redirect. DATABASE_URL and REDIS_URL switch to
 PostgreSQL and Redis.
 """
 
+import json
 import os
 from pathlib import Path
 
@@ -201,6 +202,42 @@ CHAT_OPEN_SIGNUP = env_bool("CHAT_OPEN_SIGNUP", False)
 # Proxies whose X-Forwarded-For is believed (addresses or networks, comma-separated), e.g.
 # "127.0.0.1,10.0.0.0/8" behind nginx: chat/limits.py client_address.
 CHAT_TRUSTED_PROXIES = env_list("CHAT_TRUSTED_PROXIES", [])
+
+# Files attached to messages (chat/attachments.py). Kept through Django's storage API: a directory
+# outside the static files by default; any backend by name, e.g. S3-compatible storage through
+# django-storages (README: "Files"). No URL serves the storage itself: /files/<id>/ checks who asks.
+MEDIA_ROOT = Path(os.environ.get("CHAT_MEDIA_ROOT") or BASE_DIR / "media")
+STORAGES = {
+    "default": {
+        "BACKEND": os.environ.get("CHAT_FILE_STORAGE") or "django.core.files.storage.FileSystemStorage",
+        "OPTIONS": json.loads(os.environ.get("CHAT_FILE_STORAGE_OPTIONS") or "{}"),
+    },
+    "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
+}
+CHAT_MAX_UPLOAD_BYTES = int(os.environ.get("CHAT_MAX_UPLOAD_BYTES", str(10 * 1024 * 1024)))  # each file
+CHAT_MAX_ATTACHMENTS = int(os.environ.get("CHAT_MAX_ATTACHMENTS", "10"))  # files per message
+# Pixels an image may decode to, over all its frames (a 48-megapixel phone photo fits): past this it is
+# refused before it is decoded, as Pillow refuses decompression bombs (Image.MAX_IMAGE_PIXELS).
+CHAT_MAX_IMAGE_PIXELS = int(os.environ.get("CHAT_MAX_IMAGE_PIXELS", "60000000"))
+CHAT_UPLOADS_PER_HOUR = float(os.environ.get("CHAT_UPLOADS_PER_HOUR", "120"))
+CHAT_UPLOADS_BURST = float(os.environ.get("CHAT_UPLOADS_BURST", "20"))
+# daphne keeps a request's whole body (then queues it in memory) and has no limit of its own:
+# project/serve.py refuses bodies over this with 413. Every file at its largest, and the form.
+CHAT_MAX_REQUEST_BYTES = int(
+    os.environ.get("CHAT_MAX_REQUEST_BYTES") or CHAT_MAX_UPLOAD_BYTES * CHAT_MAX_ATTACHMENTS + 1024 * 1024
+)
+# Uploads over 2.5 MiB are spooled to a temporary file rather than held in memory (Django's default,
+# stated). Django refuses a request with more files than this with a bare 400: above the chat's own
+# limit, so that choosing a few too many gets the chat's message.
+FILE_UPLOAD_MAX_MEMORY_SIZE = 2_621_440
+DATA_UPLOAD_MAX_NUMBER_FILES = max(100, 2 * CHAT_MAX_ATTACHMENTS)
+# Production: let the web server send the file once the view has checked who asks (README: "Files").
+# "x-accel-redirect" (nginx: an internal location at CHAT_FILES_ACCEL_PREFIX aliasing MEDIA_ROOT),
+# "x-sendfile" (Apache mod_xsendfile, lighttpd: local storage only), or "" (the view streams it).
+CHAT_FILES_SENDFILE = os.environ.get("CHAT_FILES_SENDFILE", "").strip().lower()
+CHAT_FILES_ACCEL_PREFIX = os.environ.get("CHAT_FILES_ACCEL_PREFIX", "/protected-files/")
+if CHAT_FILES_SENDFILE not in {"", "x-accel-redirect", "x-sendfile"}:
+    raise ImproperlyConfigured("CHAT_FILES_SENDFILE must be x-accel-redirect, x-sendfile or empty.")
 
 # Failed logins (django-axes, chat/login_throttle.py): 5 per (address, username), 100 per address, for 15 minutes.
 AXES_HANDLER = "chat.login_throttle.LoginFailures"

@@ -43,6 +43,8 @@ def server_env(db_path: Path, **extra: str) -> dict[str, str]:
         {
             "DJANGO_DEBUG": "1",
             "DATABASE_URL": f"sqlite:///{db_path}",
+            # Attached files go beside the test database, never into the project's media/.
+            "CHAT_MEDIA_ROOT": str(db_path.parent / "media"),
             "DJANGO_ALLOWED_HOSTS": "127.0.0.1,localhost",
             "CHAT_HEARTBEAT_SECONDS": "2",
             # Tests type far faster than people; flood control has its own tests.
