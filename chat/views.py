@@ -12,7 +12,7 @@ from django_htmx.middleware import HtmxDetails
 
 from . import memberships, rooms, services
 from .forms import RATE_LIMITED, DirectRoomForm, MemberForm, MessageForm, RoomForm
-from .live import events, frames, members
+from .live import events, members
 from .models import Membership, Message, Room
 
 # Rooms listed per page of the index (most recently active first).
@@ -176,11 +176,6 @@ def _message_or_404(room: Room, pk: int):
     return found[0]
 
 
-def _publish_change(message) -> None:
-    frame = frames.render_update_frame(message)
-    events.publish_from_sync(events.room_change(message.room_id, message, frame, new=False))
-
-
 @login_required
 def message(request: HtmxHttpRequest, slug: str, pk: int) -> HttpResponse:
     """One message as everyone sees it (used to cancel an edit)."""
@@ -200,7 +195,7 @@ def edit_message(request: HtmxHttpRequest, slug: str, pk: int) -> HttpResponse:
     form = MessageForm(request.POST or None, initial={"message": message.body})
     if request.method == "POST" and form.is_valid():
         message = services.edit_message(message, request.user, form.cleaned_data["message"])
-        _publish_change(message)
+        events.publish_message_changed(message)
         return fragment_or_room_page(request, room, "chat/_message.html", {"message": message})
     error = next((str(e[0]) for e in form.errors.values()), "")
     status = 400 if error else 200
@@ -216,7 +211,7 @@ def delete_message(request: HtmxHttpRequest, slug: str, pk: int) -> HttpResponse
         message = services.delete_message(_message_or_404(room, pk), request.user)
     except services.NotAllowed as refusal:
         return HttpResponseForbidden(str(refusal))
-    _publish_change(message)
+    events.publish_message_changed(message)
     return fragment_or_room_page(request, room, "chat/_message.html", {"message": message})
 
 

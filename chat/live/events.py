@@ -94,6 +94,14 @@ def user_unlisted(user_id: int, room_id: int) -> dict:
     return {"type": USER_UNLISTED, "user": user_id, "room": room_id}
 
 
+def publish_message_changed(message) -> None:
+    """An edited, deleted or reacted-to message, from sync code (views, Django's admin): rendered once, to every
+    page of its room."""
+    from .frames import render_update_frame
+
+    publish_from_sync(room_change(message.room_id, message, render_update_frame(message), new=False))
+
+
 def group_of(event: Any) -> str:
     """Where an event goes: a room's events to the room's group, a user's to the user's."""
     return room_group(event["room"]) if event["type"].startswith("room.") else user_group(event["user"])
