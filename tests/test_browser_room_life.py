@@ -61,7 +61,7 @@ def test_typing_indicator_appears_and_goes(server, new_page):
 
 def test_unread_count_rises_in_another_room_and_resets_on_opening(server, new_page):
     (alice, bob), (_, bob_name), room_url = people_in_a_room(new_page, server.url, 2)
-    bob.click("text=All rooms")
+    bob.get_by_role("link", name="All rooms").click()
     other_url = create_room(bob, unique("Elsewhere "))  # bob sits in another room
     room_id = alice.locator("#chat-room").get_attribute("data-room")
     badge = bob.locator(f"#sidebar-room-{room_id} .unread")
@@ -166,7 +166,7 @@ def test_presence_and_unread_agree_across_two_processes(live_db, live_dir, new_p
         expect(presence(alice)).to_have_text(everyone, timeout=5000)
         expect(presence(bob)).to_have_text(everyone, timeout=5000)
         room_id = alice.locator("#chat-room").get_attribute("data-room")
-        bob.click("text=All rooms")
+        bob.get_by_role("link", name="All rooms").click()
         create_room(bob, unique("Away "))  # bob moves to another room on his process
         expect(presence(alice)).to_have_text([alice_name], timeout=8000)
         send(alice, f"hey @{bob_name}")
@@ -208,7 +208,7 @@ def test_after_a_reload_new_messages_marks_only_what_the_reader_was_not_shown(se
         wait_live(bob)
         bob.wait_for_timeout(300)  # a divider moved by the server moves by now
         expect(bob.locator("#new-messages")).to_have_count(0)
-    bob.click("text=All rooms")  # away from the room: what comes now was not shown to bob
+    bob.get_by_role("link", name="All rooms").click()  # away from the room: what comes now was not shown to bob
     send(alice, "sent while bob was away")
     bob.goto(room_url)
     wait_live(bob)
