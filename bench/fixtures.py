@@ -9,8 +9,6 @@ import sys
 from datetime import timedelta
 from pathlib import Path
 
-from chat import rooms
-
 from .procs import ROOT
 
 BACKEND = "django.contrib.auth.backends.ModelBackend"
@@ -89,7 +87,7 @@ def make_rooms(label: str, count: int, creator_id: int) -> list[tuple[int, str]]
     """Fresh rooms through chat.rooms.create_room; returns (pk, slug) of each."""
     from django.contrib.auth.models import User
 
-    from chat.services import create_room
+    from chat.rooms import create_room
 
     creator = User.objects.get(pk=creator_id)
     suffix = secrets.token_hex(2)
@@ -110,7 +108,7 @@ def sample_frame_bytes(creator_id: int, body: str) -> int:
     """Size of the app's live frame for one new message with this body (the bare control sends as many bytes)."""
     from django.contrib.auth.models import User
 
-    from chat import services
+    from chat import rooms, services
     from chat.live import frames
 
     creator = User.objects.get(pk=creator_id)
