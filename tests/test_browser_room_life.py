@@ -149,10 +149,10 @@ def test_reactions_toggle_with_consistent_counts(server, new_page):
         expect(page.locator(thumbs + " >> .count")).to_have_count(0, timeout=3000)
 
 
-# Each multi-process test has a Redis database of its own, so that no other test's presence entries
-# (room ids repeat across the tests' databases) show up before they expire.
-def test_presence_and_unread_agree_across_two_processes(live_db, live_dir, new_page):
-    env = server_env(live_db, REDIS_URL="redis://127.0.0.1:6379/4")
+# Each multi-process test has a Redis server of its own, so that no other test's presence entries (room ids
+# repeat across the tests' databases, and other runs may share the machine) show up before they expire.
+def test_presence_and_unread_agree_across_two_processes(live_db, live_dir, new_page, private_redis):
+    env = server_env(live_db, REDIS_URL=private_redis.url)
     first, second = Daphne(env, live_dir).start(), Daphne(env, live_dir).start()
     try:
         alice, bob = new_page(**WIDE), new_page(**WIDE)
@@ -177,10 +177,10 @@ def test_presence_and_unread_agree_across_two_processes(live_db, live_dir, new_p
         second.stop()
 
 
-def test_a_crashed_process_drops_its_users_from_presence(live_db, live_dir, new_page):
+def test_a_crashed_process_drops_its_users_from_presence(live_db, live_dir, new_page, private_redis):
     import signal
 
-    env = server_env(live_db, REDIS_URL="redis://127.0.0.1:6379/5")
+    env = server_env(live_db, REDIS_URL=private_redis.url)
     survivor, doomed = Daphne(env, live_dir).start(), Daphne(env, live_dir).start()
     try:
         alice, bob = new_page(**WIDE), new_page(**WIDE)

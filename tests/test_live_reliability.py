@@ -76,8 +76,8 @@ def test_redis_restart_mid_chat(private_redis, live_db, live_dir, new_page):
 
 
 @pytest.mark.timeout(180)
-def test_an_idle_socket_on_the_redis_layer_stays_open(live_db, live_dir):
-    env = server_env(live_db, REDIS_URL="redis://127.0.0.1:6379/3")
+def test_an_idle_socket_on_the_redis_layer_stays_open(live_db, live_dir, private_redis):
+    env = server_env(live_db, REDIS_URL=private_redis.url)
     server = Daphne(env, live_dir).start()
     try:
         session = sign_up_over_http(server.url, unique("idle"))
