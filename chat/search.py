@@ -13,7 +13,7 @@ written without spaces, is found inside a sentence (宿題 in 明日の宿題は
   three characters or more; the same bound for a query of short terms only.
 - Any other database: LIKE over the rows, with the same bound.
 
-The index is created by migration 0004 (vendor-conditional). On SQLite a later migration
+The index is created by migration 0005_message_search (vendor-conditional). On SQLite a later migration
 that rebuilds chat_message (SQLite alters a table by copying it) drops its triggers:
 `ensure_index`, run after every `migrate`, puts them back and rebuilds the index.
 """
