@@ -1,19 +1,39 @@
 # `make run` serves the chat on http://127.0.0.1:8000; `make test` runs every test.
 SHELL := /bin/bash
-# Debian's python3.11 is built with PGO and LTO: it runs the server 1.7x faster here than
-# a plain source build (pyenv's default); any Python 3.11 works.
-PYTHON ?= $(shell /usr/bin/python3.11 -c 'import ensurepip, venv' 2>/dev/null && echo /usr/bin/python3.11 || echo python3.11)
+# The interpreter of the virtualenv: PYTHON=... when given, else the first of these that runs, is 3.11 or
+# newer and can make a virtualenv (Debian ships that part apart, in python3.X-venv). Debian's python3.11
+# comes first: it is built with PGO and LTO, and runs the server 1.7x faster here than a plain source build
+# (pyenv's default); any Python 3.11 to 3.13 works. A pyenv shim of a version not selected fails, and is skipped.
+DEBIAN_PYTHON ?= /usr/bin/python3.11
+PYTHON_CANDIDATES ?= $(DEBIAN_PYTHON) python3.13 python3.12 python3.11 python3
+PYTHON_PROBE := import ensurepip, sys, venv; print("%d.%d" % sys.version_info[:2])
+# Shell: succeeds when "$$p" is such an interpreter.
+PYTHON_OK = case "$$("$$p" -c '$(PYTHON_PROBE)' 2>/dev/null)" in (3.1[1-9]|3.[2-9][0-9]) true;; (*) false;; esac
+PYTHON ?= $(shell for p in $(PYTHON_CANDIDATES); do if $(PYTHON_OK); then echo "$$p"; break; fi; done)
+NO_PYTHON := make: found no Python 3.11 or newer that can make a virtualenv (tried: $(PYTHON_CANDIDATES)). \
+	Install Python 3.11, 3.12 or 3.13 (https://www.python.org/downloads/; on Debian or Ubuntu also python3.X-venv), \
+	or name it: make PYTHON=/path/to/python3
 VENV := .venv
 BIN := $(VENV)/bin
 HOST ?= 127.0.0.1
 PORT ?= 8000
 PG_URL ?= postgres://postgres@127.0.0.1:5432/test
 
-.PHONY: run test test-sqlite test-postgres lint services chromium venv migrate bench vendor clean
+.PHONY: run test test-sqlite test-postgres lint services chromium venv migrate bench vendor clean print-python
 
-$(BIN)/.installed: requirements.txt
-	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
-	$(BIN)/pip install --quiet --disable-pip-version-check -r requirements.txt
+# Shell: sets p to the interpreter, or says what is missing and fails.
+CHECK_PYTHON = p='$(PYTHON)'; \
+	if [ -z "$$p" ]; then echo "$(NO_PYTHON)" >&2; exit 1; fi; \
+	if ! $(PYTHON_OK); then echo "make: $$p is not a Python 3.11 or newer that can make a virtualenv." >&2; exit 1; fi
+
+# Prints the interpreter `make venv` uses.
+print-python:
+	@$(CHECK_PYTHON); echo "$$p"
+
+# Tests and lint need the development tools too; production installs requirements.txt alone (README).
+$(BIN)/.installed: requirements.txt requirements-dev.txt
+	@test -x $(BIN)/python || { $(CHECK_PYTHON); echo "$$p -m venv $(VENV)"; "$$p" -m venv $(VENV); }
+	$(BIN)/pip install --quiet --disable-pip-version-check -r requirements-dev.txt
 	touch $@
 
 venv: $(BIN)/.installed

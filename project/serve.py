@@ -1,19 +1,21 @@
-"""Serve the site: daphne on uvloop, with the chat's socket options.
+"""Serve the site: daphne on uvloop (where installed), with the chat's socket options.
 
     python -m project.serve -b 127.0.0.1 -p 8000 project.asgi:application
 
 Any of daphne's options may follow; those given win over the defaults below.
 daphne runs Twisted on an asyncio event loop that it creates when daphne.server
-is first imported; setting uvloop's policy before that makes it a uvloop loop.
-Writing frames to sockets is most of what a chat server does, and on uvloop
-each write costs the event loop about half as much (bench/README.md).
+is first imported (Django imports it too, loading the daphne app); setting uvloop's
+policy before that makes it a uvloop loop. Writing frames to sockets is most of
+what a chat server does, and on uvloop each write costs the event loop about half
+as much (bench/README.md). uvloop has no Windows build and does not run on PyPy
+(requirements.txt installs it only where it runs): there the server runs on
+asyncio's own loop, slower but otherwise the same.
 """
 
 import asyncio
+import logging
 import os
 import sys
-
-import uvloop
 
 DEFAULTS = [
     # Keep open tabs open: daphne's default closes every socket after a day.
@@ -77,8 +79,24 @@ def limit_request_bodies(limit: int) -> None:
     http_protocol.WebRequest = LimitedRequest
 
 
-def main() -> None:
+def choose_event_loop() -> str:
+    """Make the loops asyncio creates from now on uvloop's, when uvloop is installed; returns the loop's name.
+
+    Without uvloop the policy is left alone, not reset: on Windows, importing daphne sets
+    the selector loop policy, since Twisted cannot run on the default proactor loop.
+    """
+    try:
+        import uvloop
+    except ImportError:
+        # Logging is not configured yet (Django does it later): a warning reaches stderr as one bare line.
+        logging.getLogger(__name__).warning("uvloop is not installed: serving on asyncio's own event loop.")
+        return "asyncio"
     asyncio.set_event_loop_policy(uvloop.EventLoopPolicy())
+    return "uvloop"
+
+
+def main() -> None:
+    choose_event_loop()
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "project.settings")
     from django.conf import settings
 

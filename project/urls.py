@@ -2,7 +2,7 @@ from django.contrib import admin
 from django.contrib.auth import views as auth_views
 from django.urls import include, path
 
-from chat import people, profile_views
+from chat import installable, people, profile_views
 
 # Django's account views by name, without the email-based password reset (this site sends no email):
 # a forgotten password is reset through a link the site admin makes on the people page.
@@ -25,5 +25,8 @@ urlpatterns = [
     path("people/join-link/", people.regenerate_join_link, name="regenerate_join_link"),
     path("people/unlock/", people.unlock, name="unlock"),
     path("people/<int:pk>/", people.person, name="person"),
+    # Installing the site as an app (chat/installable.py).
+    path("manifest.webmanifest", installable.manifest, name="manifest"),
+    path("favicon.ico", installable.favicon, name="favicon"),
     path("", include("chat.urls")),
 ]
