@@ -252,3 +252,16 @@ def test_delete_without_javascript_posts_the_pages_form_with_its_token(people, r
     deleted = client.post(url, {"csrfmiddlewaretoken": token_for(page, "act")})
     assert deleted.status_code == 302 and deleted["Location"] == f"/chat/{room.slug}/#message-{message.pk}"
     assert Message.objects.get(pk=message.pk).deleted_at is not None
+
+
+def test_load_older_without_javascript_opens_the_room_around_the_first_message_shown(people, room, settings):
+    settings.CHAT_PAGE_SIZE = 10
+    _, alice, _ = people
+    messages = [services.post_message(room, alice, f"line {i}").message for i in range(15)]
+    client = signed_in_client(alice)
+    page = page_of(client, room.get_absolute_url())
+    first_shown = messages[5]
+    action = f"/chat/{room.slug}/around/{first_shown.pk}/#message-{first_shown.pk}"
+    assert f'<form method="get" action="{action}"><button hx-get=' in page
+    older = page_of(client, action.split("#")[0])
+    assert "line 0<" in older and "line 5<" in older  # the five before it, and it
