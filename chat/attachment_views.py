@@ -20,7 +20,7 @@ from django.utils.http import content_disposition_header
 from django.views.decorators.http import require_http_methods, require_safe
 
 from . import attachments, rooms
-from .live import events, frames
+from .live import events
 from .models import Attachment
 from .views import HtmxHttpRequest, form_status
 
@@ -45,8 +45,7 @@ def attach(request: HtmxHttpRequest, slug: str) -> HttpResponse:
         data = form.cleaned_data
         result = attachments.post_with_files(room, request.user, data["message"], data["prepared"], data["client_id"])
         if result.created:  # a retried form was already published
-            frame = frames.render_new_message_frame(result.message)
-            events.publish_from_sync(events.room_change(room.pk, result.message, frame, new=True))
+            events.publish_new_message(result.message)
         if request.htmx:
             return render(request, "chat/_attach_form.html", {"room": room})
         return redirect(f"{room.get_absolute_url()}#message-{result.message.pk}")

@@ -15,7 +15,7 @@ from django.conf import settings
 
 from . import limits, memberships, rooms, services
 from .accounts import session_digest, session_is_signed_in
-from .forms import CatchUpForm, MessageForm
+from .forms import TOO_FAST, CatchUpForm, MessageForm, ReactionForm, first_error
 from .live import events, frames, members
 from .live.feed import Feed
 from .live.hub import Hub, get_hub
@@ -37,7 +37,9 @@ ACTIONS = {
     "typing": "typing",
     "react": "react",
 }
-FIELDS = ("message", "client_id", "last_change", "unread_after", "action", "message_id", "emoji")
+# Anything else a form sends is dropped here: the CSRF token the composers and reaction buttons carry for a post
+# without JavaScript (views.send_message, views.react), the multi-line composer's "composer".
+FIELDS = ("message", "client_id", "last_change", "unread_after", "action", "reaction", "message_id", "emoji")
 
 
 class FrameError(Exception):
@@ -102,7 +104,7 @@ class ChatConsumer(AsyncWebsocketConsumer):
         if not self.joined:
             return
         if not await limits.allow_frame(self.user_id):
-            await self.feed.reply(frames.error("You are sending too fast. Wait a moment and try again."))
+            await self.feed.reply(frames.error(TOO_FAST))
             return
         try:
             data = parse_frame(text_data, bytes_data)
@@ -142,10 +144,15 @@ class ChatConsumer(AsyncWebsocketConsumer):
         return result.message, frames.render_new_message_frame(result.message), result.created
 
     async def on_react(self, data: dict[str, Any]) -> None:
-        message, frame = await database_sync_to_async(self._react)(data.get("message_id"), data.get("emoji", ""))
+        # A button's "reaction" value (ReactionForm); a page rendered before it had one sends message_id and emoji.
+        reaction = data.get("reaction") or f"{data.get('message_id', '')} {data.get('emoji', '')}"
+        form = ReactionForm({"reaction": reaction})
+        if not form.is_valid():
+            raise FrameError(first_error(form))
+        message, frame = await database_sync_to_async(self._react)(*form.cleaned_data["reaction"])
         await self.hub.publish(events.room_change(self.room_id, message, frame, new=False))
 
-    def _react(self, message_id, emoji: str):
+    def _react(self, message_id: int, emoji: str):
         message = services.toggle_reaction(services.get_message(self.room, message_id), self.scope["user"], emoji)
         return message, frames.render_update_frame(message)
 
@@ -220,9 +227,3 @@ def frame_action(fields: dict[str, str]) -> str:
     if "last_change" in fields and "message" not in fields:
         return "catch_up"
     return "send"
-
-
-def first_error(form) -> str:
-    for errors in form.errors.values():
-        return str(errors[0])
-    return "Invalid input."

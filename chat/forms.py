@@ -11,6 +11,16 @@ from .models import Message, Room
 MESSAGE_MAX_LENGTH = cast(int, Message._meta.get_field("body").max_length)
 # The error code of a form refused by a rate limit (answered with 429).
 RATE_LIMITED = "rate_limited"
+# What someone sending faster than the flood control allows is told (socket frames, and the forms that post
+# messages and reactions without JavaScript: limits.allow_post).
+TOO_FAST = "You are sending too fast. Wait a moment and try again."
+
+
+def first_error(form: forms.Form) -> str:
+    """The first thing wrong with a form, to show in one line (a composer's error area, a socket's error frame)."""
+    for errors in form.errors.values():
+        return str(errors[0])
+    return "Invalid input."
 
 
 class RoomForm(forms.Form):
@@ -60,7 +70,8 @@ class MessageField(forms.CharField):
 
 
 class MessageForm(forms.Form):
-    """The composer's fields as they arrive over the socket (or the edit form's)."""
+    """The composer's fields as they arrive over the socket or, without JavaScript, as a form post (given its
+    `sender`, whose flood control the socket applies to every frame instead); or the edit form's."""
 
     # strip=True trims the ends only: a code block's indented lines inside keep their spaces.
     message = MessageField(
@@ -73,11 +84,34 @@ class MessageForm(forms.Form):
     )
     client_id = forms.UUIDField(required=False)
 
+    def __init__(self, *args, sender=None, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self.sender = sender  # who posts it as a form (views.send_message), if that is how it came
+
     def clean_message(self) -> str:
         message = self.cleaned_data["message"]
         if not text.has_visible_text(message):
             raise forms.ValidationError(self.fields["message"].error_messages["required"], code="required")
         return message
+
+    def clean(self):
+        if self.sender is not None and not self.errors and not limits.allow_post(self.sender.pk):
+            raise forms.ValidationError(TOO_FAST, code=RATE_LIMITED)
+        return super().clean()
+
+
+class ReactionForm(forms.Form):
+    """A reaction button pressed: its value is "<message id> <emoji>", one field because a button submits only its
+    own value (a plain form without JavaScript; the ws extension sends the same value over the socket). Whether
+    the emoji is offered and the message there is services.toggle_reaction's to say."""
+
+    reaction = forms.CharField(max_length=40, error_messages={"required": "That reaction is not offered."})
+
+    def clean_reaction(self) -> tuple[int, str]:
+        message_id, _, emoji = self.cleaned_data["reaction"].partition(" ")
+        if not (message_id.isascii() and message_id.isdigit() and len(message_id) < 19 and emoji):
+            raise forms.ValidationError("That reaction is not offered.")
+        return int(message_id), emoji
 
 
 class CatchUpForm(forms.Form):

@@ -123,6 +123,13 @@ def allow_new_room(user_id: int) -> bool:
     return allow(f"room:{user_id}", settings.CHAT_ROOMS_PER_HOUR, settings.CHAT_ROOMS_BURST)
 
 
+def allow_post(user_id: int) -> bool:
+    """A message or reaction posted as a plain form (no JavaScript): a token from the bucket of the user's socket
+    frames (allow_frame's key and rate), so that a form is not a way around the socket's flood control."""
+    rate, burst = settings.CHAT_RATE_PER_SECOND, settings.CHAT_RATE_BURST
+    return allow(f"rate:{user_id}", rate * 3600, burst)
+
+
 # Who is asking ---------------------------------------------------------------------
 
 

@@ -11,6 +11,9 @@ urlpatterns = [
     path("chat/<str:slug>/members/", views.room_members, name="room_members"),
     path("chat/<str:slug>/leave/", views.leave_room, name="leave_room"),
     path("chat/<str:slug>/history/", views.history, name="history"),
+    # Without JavaScript: the composers and the reaction buttons post here (with it they send over the socket).
+    path("chat/<str:slug>/send/", views.send_message, name="send"),
+    path("chat/<str:slug>/react/", views.react, name="react"),
     path("chat/<str:slug>/messages/<int:pk>/", views.message, name="message"),
     path("chat/<str:slug>/messages/<int:pk>/edit/", views.edit_message, name="edit_message"),
     path("chat/<str:slug>/messages/<int:pk>/delete/", views.delete_message, name="delete_message"),

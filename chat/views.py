@@ -10,8 +10,18 @@ from django.shortcuts import redirect, render
 from django.views.decorators.http import require_http_methods, require_POST
 from django_htmx.middleware import HtmxDetails
 
-from . import memberships, rooms, services
-from .forms import RATE_LIMITED, DirectRoomForm, MemberForm, MessageForm, RoomForm
+from . import limits, memberships, rooms, services
+from .forms import (
+    MESSAGE_MAX_LENGTH,
+    RATE_LIMITED,
+    TOO_FAST,
+    DirectRoomForm,
+    MemberForm,
+    MessageForm,
+    ReactionForm,
+    RoomForm,
+    first_error,
+)
 from .live import events, members
 from .models import Membership, Message, Room
 
@@ -30,6 +40,11 @@ def fragment_or_room_page(request: HtmxHttpRequest, room: Room, template: str, c
         return render(request, template, context, **kwargs)
     message = context.get("message")
     return redirect(room.get_absolute_url() + (f"#message-{message.pk}" if message else ""))
+
+
+def fragment_or_page(request: HtmxHttpRequest, fragment: str, page: str, context: dict, **kwargs) -> HttpResponse:
+    """htmx asked: the fragment it swaps in. A plain browser: a page of its own that shows the same fragment."""
+    return render(request, fragment if request.htmx else page, context, **kwargs)
 
 
 @login_required
@@ -68,6 +83,18 @@ def room(request: HttpRequest, slug: str) -> HttpResponse:
             rooms.rename_room(room, request.user, rename_form.cleaned_data["name"])
             events.publish_from_sync(events.room_renamed(room.pk, room.name, room.slug))
             return redirect(room)
+    return room_page(request, room, rename_form, status=400 if rename_form.errors else 200)
+
+
+def room_page(
+    request: HttpRequest,
+    room: Room,
+    rename_form: RoomForm | None = None,
+    status: int = 200,
+    composers: dict | None = None,
+) -> HttpResponse:
+    """The room page with its newest messages, as the reader opens the room (read up to here); `composers` for what
+    its composers show beside the usual: a refused post's error and text (send_message)."""
     read_before, joined = memberships.open_room(room, request.user)
     if joined:  # an open room joins their sidebar: their other pages list it too
         members.publish(room, rooms.MembershipChange(None, cast(int, request.user.pk), listed=True))
@@ -80,8 +107,9 @@ def room(request: HttpRequest, slug: str) -> HttpResponse:
         "has_older": has_older,
         "first_unread": first_unread.pk if first_unread else None,
         "unread_after": read_before if first_unread else None,
+        **(composers or {}),
     }
-    return render(request, "chat/room.html", context, status=400 if rename_form.errors else 200)
+    return render(request, "chat/room.html", context, status=status)
 
 
 def room_page_context(request: HttpRequest, room: Room, rename_form: RoomForm | None = None) -> dict:
@@ -184,23 +212,67 @@ def message(request: HtmxHttpRequest, slug: str, pk: int) -> HttpResponse:
 
 
 @login_required
+@require_POST
+def send_message(request: HtmxHttpRequest, slug: str) -> HttpResponse:
+    """The composers without JavaScript (or before htmx has loaded): with it, the ws extension sends the same form
+    over the socket (consumers.on_send) and cancels this post. Stored and published as the socket does, then back
+    to the room at the message: posted, so its text is never in an address, a history or an access log. A refusal
+    shows the room page with the error, and the text back in the composer it came from."""
+    room = rooms.room_or_404(request.user, slug)
+    form = MessageForm(request.POST, sender=request.user)
+    if not form.is_valid():
+        draft = request.POST.get("message", "")[: 2 * MESSAGE_MAX_LENGTH]
+        lines = request.POST.get("composer") == "lines"  # the multi-line composer's hidden field
+        composers = {"lines_open": True, "lines_draft": draft} if lines else {"draft": draft}
+        composers["composer_error"] = first_error(form)
+        return room_page(request, room, status=form_status(form), composers=composers)
+    data = form.cleaned_data
+    result = services.post_message(room, request.user, data["message"], data["client_id"])
+    if result.created:  # a form posted twice (a reload) stores and publishes its message once
+        events.publish_new_message(result.message)
+    return redirect(f"{room.get_absolute_url()}#message-{result.message.pk}")
+
+
+@login_required
+@require_POST
+def react(request: HtmxHttpRequest, slug: str) -> HttpResponse:
+    """A reaction button without JavaScript (with it, the button sends over the socket: consumers.on_react).
+    Toggled and published as the socket does; htmx would get the message, a plain browser the room at it."""
+    room = rooms.room_or_404(request.user, slug)
+    form = ReactionForm(request.POST)
+    if not form.is_valid():
+        return HttpResponse(first_error(form), status=400)
+    if not limits.allow_post(cast(int, request.user.pk)):
+        return HttpResponse(TOO_FAST, status=429)
+    message_id, emoji = form.cleaned_data["reaction"]
+    try:
+        message = services.toggle_reaction(services.get_message(room, message_id), request.user, emoji)
+    except services.NotAllowed as refusal:
+        return HttpResponseForbidden(str(refusal))
+    events.publish_message_changed(message)
+    return fragment_or_room_page(request, room, "chat/_message.html", {"message": message})
+
+
+@login_required
 @require_http_methods(["GET", "POST"])
 def edit_message(request: HtmxHttpRequest, slug: str, pk: int) -> HttpResponse:
+    """The edit form: htmx swaps it in place of the message; a plain browser (no JavaScript, or the Edit link
+    opened in a tab of its own) gets a page with it. Saved: the message to htmx, the room at it to a browser."""
     room = rooms.room_or_404(request.user, slug)
     message = _message_or_404(room, pk)
     try:
         services.check_can_edit(message, request.user)
     except services.NotAllowed as refusal:  # a right refused: 403 on every path
-        return render(request, "chat/_message_edit.html", {"message": message, "error": str(refusal)}, status=403)
+        context = {"room": room, "message": message, "error": str(refusal)}
+        return fragment_or_page(request, "chat/_message_edit.html", "chat/edit.html", context, status=403)
     form = MessageForm(request.POST or None, initial={"message": message.body})
     if request.method == "POST" and form.is_valid():
         message = services.edit_message(message, request.user, form.cleaned_data["message"])
         events.publish_message_changed(message)
         return fragment_or_room_page(request, room, "chat/_message.html", {"message": message})
-    error = next((str(e[0]) for e in form.errors.values()), "")
-    status = 400 if error else 200
-    context = {"message": message, "error": error}
-    return fragment_or_room_page(request, room, "chat/_message_edit.html", context, status=status)
+    error = first_error(form) if form.errors else ""
+    context = {"room": room, "message": message, "error": error}
+    return fragment_or_page(request, "chat/_message_edit.html", "chat/edit.html", context, status=400 if error else 200)
 
 
 @login_required

@@ -94,6 +94,14 @@ def user_unlisted(user_id: int, room_id: int) -> dict:
     return {"type": USER_UNLISTED, "user": user_id, "room": room_id}
 
 
+def publish_new_message(message) -> None:
+    """A new message stored by a view (a form without JavaScript, files) rather than the socket: rendered once and
+    published as the consumer's on_send publishes it."""
+    from .frames import render_new_message_frame
+
+    publish_from_sync(room_change(message.room_id, message, render_new_message_frame(message), new=True))
+
+
 def publish_message_changed(message) -> None:
     """An edited, deleted or reacted-to message, from sync code (views, Django's admin): rendered once, to every
     page of its room."""
