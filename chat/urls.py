@@ -1,15 +1,15 @@
 from django.urls import path
 
-from . import attachment_views, permalink_views, search_views, views
+from . import attachment_views, member_views, permalink_views, search_views, views
 
 app_name = "chat"
 
 urlpatterns = [
     path("", views.index, name="index"),
     path("chat/<str:slug>/", views.room, name="room"),
-    path("direct/", views.direct, name="direct"),
-    path("chat/<str:slug>/members/", views.room_members, name="room_members"),
-    path("chat/<str:slug>/leave/", views.leave_room, name="leave_room"),
+    path("direct/", member_views.direct, name="direct"),
+    path("chat/<str:slug>/members/", member_views.room_members, name="room_members"),
+    path("chat/<str:slug>/leave/", member_views.leave_room, name="leave_room"),
     path("chat/<str:slug>/history/", views.history, name="history"),
     # Without JavaScript: the composers and the reaction buttons post here (with it they send over the socket).
     path("chat/<str:slug>/send/", views.send_message, name="send"),

@@ -15,8 +15,6 @@ from .forms import (
     MESSAGE_MAX_LENGTH,
     RATE_LIMITED,
     TOO_FAST,
-    DirectRoomForm,
-    MemberForm,
     MessageForm,
     ReactionForm,
     RoomForm,
@@ -141,48 +139,6 @@ def room_members_context(room: Room, user) -> dict:
         "can_manage": manage,
         "addable": rooms.people_to_add(room) if manage else [],
     }
-
-
-@login_required
-@require_POST
-def room_members(request: HttpRequest, slug: str) -> HttpResponse:
-    """A room admin adds, removes or promotes a member of a closed room."""
-    room = rooms.room_or_404(request.user, slug)
-    form = MemberForm(request.POST)
-    if not form.is_valid():
-        return HttpResponse(next(str(e[0]) for e in form.errors.values()), status=400)
-    person, action = form.cleaned_data["user"], form.cleaned_data["action"]
-    try:
-        if action == "make_admin":
-            rooms.make_admin(room, request.user, person)
-        else:
-            change = (rooms.add_member if action == "add" else rooms.remove_member)(room, request.user, person)
-            members.publish(room, change)
-    except services.NotAllowed as refusal:
-        return HttpResponseForbidden(str(refusal))
-    return redirect(room)
-
-
-@login_required
-@require_POST
-def leave_room(request: HttpRequest, slug: str) -> HttpResponse:
-    room = rooms.room_or_404(request.user, slug)
-    try:
-        members.publish(room, rooms.leave(room, request.user))
-    except services.NotAllowed as refusal:
-        return HttpResponseForbidden(str(refusal))
-    return redirect("chat:index")
-
-
-@login_required
-@require_http_methods(["GET", "POST"])
-def direct(request: HttpRequest) -> HttpResponse:
-    """Start a direct conversation by picking people, or find the one with them again."""
-    form = DirectRoomForm(request.POST if request.method == "POST" else None, user=request.user)
-    if request.method == "POST" and form.is_valid():
-        room = rooms.direct_room(request.user, form.cleaned_data["people"])
-        return redirect(room)
-    return render(request, "chat/direct.html", {"form": form}, status=form_status(form))
 
 
 @login_required
