@@ -14,6 +14,7 @@ from django.utils import timezone
 from django.utils.safestring import mark_safe
 
 from . import formatting, log_layout, mentions, profiles
+from .metrics import MESSAGES_STORED
 from .models import REACTIONS, Membership, Message, Reaction, Room
 
 EDIT_WINDOW = timedelta(hours=24)
@@ -84,6 +85,7 @@ def post_message(room: Room, author, body: str, client_id: uuid.UUID | None = No
         return PostResult(existing[0], created=False)
     if not is_member:
         Membership.objects.get_or_create(user=author, room=room, defaults={"last_read_seq": seq})
+    MESSAGES_STORED.inc()
     add_display(message, mentioned, reactions=[])
     log_layout.place([message])
     return PostResult(message, created=True)

@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING
 from channels.db import database_sync_to_async
 
 from .. import services
+from ..metrics import RECONCILIATION_FILLS
 from . import frames
 from .feed import State
 
@@ -98,6 +99,8 @@ class Changes:
                     by_change[feed.shown].append(socket)
             for change, group in by_change.items():
                 pieces, synced = await self.catch_up(room_id, change)
+                if pieces:
+                    RECONCILIATION_FILLS.inc()
                 for socket in group:
                     socket.feed.apply_catch_up(change, pieces, synced)
 

@@ -19,7 +19,8 @@ whose frame could not be sent is refilled from the database, from `written`.
 The feed knows no socket, channel layer or database: it is given `send` (write one
 frame), `wake` (ask the writer to come by), a Source of what the database says,
 `restore` (the page's presence, typing and badges as they stand) and for a closed
-room a `guard` (may the reader still see it?): tests drive it alone.
+room a `guard` (may the reader still see it?): tests drive it alone. It counts what it
+does in chat.metrics (plain prometheus-client counters, no Django).
 """
 
 from __future__ import annotations
@@ -31,6 +32,8 @@ from collections.abc import Awaitable, Callable
 from typing import Protocol
 
 from django.conf import settings
+
+from chat.metrics import CATCH_UPS, DELIVERIES, OUTBOX_REFILLS
 
 from . import frames
 
@@ -98,6 +101,7 @@ class Feed:
         """The page says which change it shows (None: it cannot say): send what it lacks, then go live."""
         if self.state is not State.AWAITING_CLAIM:
             return  # a page claims once per socket
+        CATCH_UPS.inc()
         self.state = State.FILLING
         self._fill = asyncio.create_task(self._catch_up(claimed))
 
@@ -225,6 +229,7 @@ class Feed:
                     )
                     self.refill(delay=WRITE_RETRY_SECONDS)
                 return
+            DELIVERIES.inc()  # one per frame, never per piece or byte: this is the hot path
             self.written = max(self.written, shown)
 
     async def reply(self, frame: str) -> None:
@@ -234,6 +239,7 @@ class Feed:
 
     def refill(self, delay: float = 0.0) -> None:
         """Forget what is queued and refill the page from the database, from what it was last sent."""
+        OUTBOX_REFILLS.inc()
         self.outbox, self.outbox_pieces = [], 0
         self.shown = self.written
         self.resets += 1

@@ -24,6 +24,8 @@ from typing import Any, Protocol
 from channels.layers import get_channel_layer
 from django.conf import settings
 
+from chat.metrics import EVENT_LOOP_LAG, LAYER_RECONNECTS
+
 from .changes import Changes
 from .events import group_of, room_group, user_group
 from .feed import Feed
@@ -240,7 +242,7 @@ class Hub:
         if not self.tasks or any(task.done() for task in self.tasks):
             for task in self.tasks:
                 task.cancel()
-            loops = [self._read(), self._refresh_groups()]
+            loops = [self._read(), self._refresh_groups(), self._measure_lag()]
             loops += [feature.run() for feature in self.features if hasattr(feature, "run")]
             self.tasks = [asyncio.create_task(loop) for loop in loops]
 
@@ -261,6 +263,7 @@ class Hub:
                     self.subscribed.set()
                     if failures:
                         logger.warning("channel layer back; filling in from the database")
+                        LAYER_RECONNECTS.inc()
                         await self.changes.fill_in()
                 event = await self.layer.receive(self.channel)
             except asyncio.CancelledError:
@@ -279,6 +282,14 @@ class Hub:
                 await self.dispatch(event)
             except Exception:
                 logger.exception("could not handle %s", event.get("type"))
+
+    async def _measure_lag(self) -> None:
+        """How late the loop wakes from a 1 s sleep: time it spent on work that held it (metrics)."""
+        loop = asyncio.get_running_loop()
+        while True:
+            started = loop.time()
+            await asyncio.sleep(1)
+            EVENT_LOOP_LAG.set(max(0.0, loop.time() - started - 1))
 
     async def _refresh_groups(self) -> None:
         while True:
