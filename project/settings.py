@@ -206,6 +206,9 @@ CHAT_OPEN_SIGNUP = env_bool("CHAT_OPEN_SIGNUP", False)
 # Proxies whose X-Forwarded-For is believed (addresses or networks, comma-separated), e.g.
 # "127.0.0.1,10.0.0.0/8" behind nginx: chat/limits.py client_address.
 CHAT_TRUSTED_PROXIES = env_list("CHAT_TRUSTED_PROXIES", [])
+# /metrics (chat/health.py) answers requests from this machine, and, when this is set, requests carrying
+# "Authorization: Bearer <token>" from anywhere (a Prometheus on another host); anyone else gets 404.
+CHAT_METRICS_TOKEN = os.environ.get("CHAT_METRICS_TOKEN", "")
 
 # Files attached to messages (chat/attachments.py). Kept through Django's storage API: a directory
 # outside the static files by default; any backend by name, e.g. S3-compatible storage through
@@ -281,6 +284,8 @@ if not DEBUG:
     CSRF_COOKIE_SECURE = True
     SECURE_SSL_REDIRECT = env_bool("DJANGO_SECURE_SSL_REDIRECT", True)
     SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+    # Probes and scrapes reach the process directly over plain HTTP: a redirect would hide their answer.
+    SECURE_REDIRECT_EXEMPT = [r"^healthz$", r"^readyz$", r"^metrics$"]
     SECURE_HSTS_SECONDS = int(os.environ.get("DJANGO_HSTS_SECONDS", str(365 * 24 * 3600)))
     SECURE_HSTS_INCLUDE_SUBDOMAINS = True
     SECURE_HSTS_PRELOAD = True
