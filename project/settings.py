@@ -5,6 +5,8 @@ With no environment set, the site runs for local development: DEBUG on, SQLite
 requires DJANGO_SECRET_KEY and DJANGO_ALLOWED_HOSTS and turns on HTTPS-only
 cookies, HSTS and the SSL redirect. DATABASE_URL and REDIS_URL switch to
 PostgreSQL and Redis.
+
+One module, as Django expects, of about 300 lines: each group of settings says where it is used.
 """
 
 import json

@@ -24,7 +24,7 @@ from typing import Any, Protocol
 from channels.layers import get_channel_layer
 from django.conf import settings
 
-from chat.metrics import EVENT_LOOP_LAG, LAYER_RECONNECTS
+from chat.metrics import LAYER_RECONNECTS, measure_event_loop_lag
 
 from .changes import Changes
 from .events import group_of, room_group, user_group
@@ -99,16 +99,8 @@ class Hub:
         self.reading = Reading(self)
         self.members = Members(self)
         # In this order for each event: a page gets a change before its badges and typing move.
-        self.features = (
-            self.changes,
-            self.members,
-            self.sidebar,
-            self.typing,
-            self.presence,
-            self.heartbeat,
-            self.sessions,
-            self.reading,
-        )
+        self.features: tuple[Any, ...] = (self.changes, self.members, self.sidebar, self.typing, self.presence)
+        self.features += (self.heartbeat, self.sessions, self.reading)
 
     # Who is where --------------------------------------------------------------
 
@@ -242,7 +234,7 @@ class Hub:
         if not self.tasks or any(task.done() for task in self.tasks):
             for task in self.tasks:
                 task.cancel()
-            loops = [self._read(), self._refresh_groups(), self._measure_lag()]
+            loops = [self._read(), self._refresh_groups(), measure_event_loop_lag()]
             loops += [feature.run() for feature in self.features if hasattr(feature, "run")]
             self.tasks = [asyncio.create_task(loop) for loop in loops]
 
@@ -282,14 +274,6 @@ class Hub:
                 await self.dispatch(event)
             except Exception:
                 logger.exception("could not handle %s", event.get("type"))
-
-    async def _measure_lag(self) -> None:
-        """How late the loop wakes from a 1 s sleep: time it spent on work that held it (metrics)."""
-        loop = asyncio.get_running_loop()
-        while True:
-            started = loop.time()
-            await asyncio.sleep(1)
-            EVENT_LOOP_LAG.set(max(0.0, loop.time() - started - 1))
 
     async def _refresh_groups(self) -> None:
         while True:
