@@ -66,6 +66,7 @@ def test_reactions_and_actions_wait_behind_controls_that_keyboards_reach(server,
     own.hover()
     own.locator(".message-menu summary").click()
     own.locator(".edit-action").click()
+    expect(alice.locator("form.message.editing:not(.htmx-added)")).to_be_visible()  # wired up by htmx
     alice.fill(".message.editing input[name=message]", "alice, edited")
     alice.click(".message.editing button[type=submit]")
     expect(bob.locator("#chat-log .message-body").first).to_have_text("alice, edited", timeout=3000)

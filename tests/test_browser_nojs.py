@@ -165,6 +165,8 @@ def test_with_javascript_the_same_controls_stay_on_the_socket_and_htmx(server, n
 
     message.locator(".message-menu summary").click()
     message.locator(".edit-action").click()
+    # htmx wires a swapped-in form up when it settles (20 ms later): a person is slower than that, a test is not.
+    expect(page.locator("form.message.editing:not(.htmx-added)")).to_be_visible()
     page.get_by_label("Edit your message").fill("edited in place")
     page.get_by_label("Edit your message").press("Enter")
     expect(page.locator("#chat-log .message-body").first).to_have_text("edited in place")

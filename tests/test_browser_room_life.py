@@ -112,6 +112,7 @@ def test_edit_and_delete_show_live_everywhere_and_survive_reload(server, new_pag
     first.hover()
     first.locator(".message-menu summary").click()  # the message's actions
     first.locator(".edit-action").click()
+    expect(alice.locator("form.message.editing:not(.htmx-added)")).to_be_visible()  # wired up by htmx
     alice.fill(".message.editing input[name=message]", "the typo, fixed")
     alice.click(".message.editing button[type=submit]")
     second = alice.locator(".message").nth(1)
