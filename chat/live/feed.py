@@ -29,6 +29,7 @@ import asyncio
 import enum
 import logging
 from collections.abc import Awaitable, Callable
+from functools import partial
 from typing import Protocol
 
 from django.conf import settings
@@ -45,6 +46,8 @@ MAX_HELD = 1000
 # Live frames queued and not yet written. More means the process is far behind: the page
 # is refilled from the database in one go.
 MAX_OUTBOX_FRAMES = 100
+# What the database says a page lacks: pieces, and the change the page shows once it has them.
+Read = tuple[list[frames.Piece], int]
 # After a frame could not be sent, the page is refilled from the database this much later.
 WRITE_RETRY_SECONDS = 1.0
 
@@ -106,19 +109,32 @@ class Feed:
         self._fill = asyncio.create_task(self._catch_up(claimed))
 
     async def _catch_up(self, claimed: int | None) -> None:
+        read = await self._read_database(lambda: self.source.catch_up(self.room_id, claimed))
+        if read is None:
+            return
+        pieces, synced = read
+        if claimed is not None:  # the page itself shows the room up to its claim
+            self.written = max(self.written, min(claimed, synced))
+        self.apply_catch_up(self.shown, pieces, synced)
+
+    async def _read_database(self, read: Callable[[], Awaitable[Read]]) -> Read | None:
+        """What `read` gives once the database answers, asked again every second while it does not (live
+        changes keep waiting); None if the page closed meanwhile or its reader may no longer see the room."""
         while self.state is not State.CLOSED:
             try:
-                pieces, synced = await self.source.catch_up(self.room_id, claimed)
-                if self.guard is not None and not await self.guard():
-                    return
-            except Exception:  # the database is unreachable: live changes keep waiting
-                logger.warning("catching up a page in room %s failed; retrying", self.room_id, exc_info=True)
+                result = await read()
+            except Exception:
+                logger.warning("reading room %s for a page failed; retrying", self.room_id, exc_info=True)
                 await asyncio.sleep(1)
                 continue
-            if claimed is not None:  # the page itself shows the room up to its claim
-                self.written = max(self.written, min(claimed, synced))
-            self.apply_catch_up(self.shown, pieces, synced)
-            return
+            try:
+                allowed = self.guard is None or await self.guard()
+            except Exception:
+                logger.warning("checking access to room %s failed; retrying", self.room_id, exc_info=True)
+                await asyncio.sleep(1)
+                continue
+            return result if allowed else None
+        return None
 
     def apply_catch_up(self, from_change: int, pieces: list[frames.Piece], synced: int) -> None:
         """Queue what a page showing `from_change` lacks, unless this page moved on meanwhile."""
@@ -170,24 +186,18 @@ class Feed:
         """Queue what the page lacks before `up_to` (a gap), or everything newer (None)."""
         if delay:
             await asyncio.sleep(delay)
-        while self.state is not State.CLOSED:
+        while True:
             resets, after = self.resets, self.shown
-            try:
-                if up_to is None:
-                    pieces, newest = await self.source.catch_up(self.room_id, after)
-                else:
-                    pieces, newest = await self.source.gap(self.room_id, after, up_to)
-                if self.guard is not None and not await self.guard():
-                    return
-            except Exception:  # the database is unreachable: live changes keep waiting
-                logger.warning("filling in room %s failed; retrying", self.room_id, exc_info=True)
-                await asyncio.sleep(1)
-                continue
+            if up_to is None:
+                read = await self._read_database(partial(self.source.catch_up, self.room_id, after))
+            else:
+                read = await self._read_database(partial(self.source.gap, self.room_id, after, up_to))
+            if read is None:
+                return
             if resets == self.resets:
                 break
             up_to = None  # refilled meanwhile: fill in from where the page is now
-        else:
-            return
+        pieces, newest = read
         if self.restore_needed:
             self.restore_needed = False
             self.push(self.restore())
