@@ -12,8 +12,11 @@ from typing import Any
 from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncWebsocketConsumer
 from django.conf import settings
+from django.utils import timezone, translation
+from django.utils.functional import Promise
+from django.utils.translation import gettext_lazy as _
 
-from . import limits, memberships, rooms, services
+from . import limits, looks, memberships, rooms, services
 from .accounts import session_digest, session_is_signed_in
 from .forms import TOO_FAST, CatchUpForm, MessageForm, ReactionForm, first_error
 from .live import events, frames, members
@@ -27,6 +30,8 @@ CLOSE_UNAUTHENTICATED = 4401
 CLOSE_NOT_A_MEMBER = 4403  # removed from a closed room (or left it) while the page was open
 CLOSE_UNKNOWN_ROOM = 4404  # no such room, or none the user may see
 CLOSE_TOO_MANY_SOCKETS = 4429
+
+SIGNED_OUT = _("You have been signed out. Reload the page to sign in again.")
 
 # What a frame asks for, by the id of the ws-send form that sent it or an "action" field
 # (hx-vals) on the smaller controls: the name of the method that handles it (on_...).
@@ -56,6 +61,7 @@ class ChatConsumer(AsyncWebsocketConsumer):
     room_id = user_id = heartbeat_phase = 0
     room_is_open = True
     display_name = session_digest = ""
+    look: looks.Look
     sidebar_counts: dict[int, list[int]]
     hub: Hub
     feed: Feed
@@ -70,6 +76,9 @@ class ChatConsumer(AsyncWebsocketConsumer):
             await self.close(code=CLOSE_UNAUTHENTICATED)
             return
         self.hub = get_hub()
+        # Until the reader's profile is read: the browser's language. Activated for this consumer's task alone: its
+        # replies (errors, composers) are rendered in it; what it sends a room, in each look of the room.
+        self.use_look(looks.of_scope(self.scope, None))
         if not self.hub.take_slot(user.pk):  # counted before the first await: a burst cannot all pass
             await self.refuse("Too many open chat tabs: close some and reload this one.", CLOSE_TOO_MANY_SOCKETS)
             return
@@ -82,10 +91,16 @@ class ChatConsumer(AsyncWebsocketConsumer):
         self.room, self.room_id, self.room_is_open = state.room, state.room.pk, state.room.kind == Room.Kind.OPEN
         self.user_id, self.display_name, self.sidebar_counts = user.pk, state.display_name, state.counts
         self.session_digest = session_digest(self.scope["session_key"])
+        self.use_look(looks.of_scope(self.scope, state.profile))
         self.feed = self.hub.feed(self)  # after room_is_open: a closed room's feed gets a guard
         self.joined = True
         await self.hub.join(self, state.names)
-        await self.feed.reply(frames.live_status())
+        await self.feed.reply(frames.live_status(self.look.language))
+
+    def use_look(self, look: looks.Look) -> None:
+        self.look = look
+        translation.activate(look.language)
+        timezone.activate(look.zone)
 
     async def disconnect(self, code: int) -> None:
         if self.joined:
@@ -125,13 +140,14 @@ class ChatConsumer(AsyncWebsocketConsumer):
         form = MessageForm(data)
         if not form.is_valid():
             raise FrameError(first_error(form))
-        message, frame, created = await database_sync_to_async(self._store)(
-            form.cleaned_data["message"], form.cleaned_data["client_id"]
+        room_looks = self.hub.looks_of(self.room_id)
+        message, frames_by_look, created = await database_sync_to_async(self._store)(
+            form.cleaned_data["message"], form.cleaned_data["client_id"], room_looks
         )
         if created:
-            await self.hub.publish(events.room_change(self.room_id, message, frame, new=True))
+            await self.hub.publish(events.room_change(self.room_id, message, frames_by_look, new=True))
         else:  # a retried send: already stored and broadcast; show it here if this page lacks it
-            self.feed.offer(message.change, frame)
+            self.feed.offer(message.change, frames_by_look[self.look.key])
         await self.feed.reply(fresh_composer(self.room))
 
     async def on_send_lines(self, data: dict[str, Any]) -> None:
@@ -139,9 +155,9 @@ class ChatConsumer(AsyncWebsocketConsumer):
         one-line composer keeps whatever it holds)."""
         await self.on_send(data, fresh_composer=frames.composer_lines)
 
-    def _store(self, body: str, client_id):
+    def _store(self, body: str, client_id, room_looks: set[looks.Look]):
         result = services.post_message(self.room, self.scope["user"], body, client_id)
-        return result.message, frames.render_new_message_frame(result.message), result.created
+        return result.message, frames.render_new_message_frames(result.message, room_looks), result.created
 
     async def on_react(self, data: dict[str, Any]) -> None:
         # A button's "reaction" value (ReactionForm); a page rendered before it had one sends message_id and emoji.
@@ -149,12 +165,13 @@ class ChatConsumer(AsyncWebsocketConsumer):
         form = ReactionForm({"reaction": reaction})
         if not form.is_valid():
             raise FrameError(first_error(form))
-        message, frame = await database_sync_to_async(self._react)(*form.cleaned_data["reaction"])
-        await self.hub.publish(events.room_change(self.room_id, message, frame, new=False))
+        room_looks = self.hub.looks_of(self.room_id)
+        message, frames_by_look = await database_sync_to_async(self._react)(*form.cleaned_data["reaction"], room_looks)
+        await self.hub.publish(events.room_change(self.room_id, message, frames_by_look, new=False))
 
-    def _react(self, message_id: int, emoji: str):
+    def _react(self, message_id: int, emoji: str, room_looks: set[looks.Look]):
         message = services.toggle_reaction(services.get_message(self.room, message_id), self.scope["user"], emoji)
-        return message, frames.render_update_frame(message)
+        return message, frames.render_update_frames(message, room_looks)
 
     async def on_typing(self, data: dict[str, Any]) -> None:
         await self.hub.publish(events.room_typing(self.room_id, self.user_id, self.display_name))
@@ -183,10 +200,13 @@ class ChatConsumer(AsyncWebsocketConsumer):
     async def sign_out(self) -> None:
         """This socket's session ended (signed out, password changed, deactivated)."""
         if self.joined:
-            await self.refuse("You have been signed out. Reload the page to sign in again.", CLOSE_UNAUTHENTICATED)
+            await self.refuse(SIGNED_OUT, CLOSE_UNAUTHENTICATED)
 
-    async def refuse(self, reason: str, code: int) -> None:
-        await self.send_frame(frames.error(reason) + frames.ended_status())
+    async def refuse(self, reason: str | Promise, code: int) -> None:
+        # Also called from the hub's task (sign-outs, removals), where this consumer's look is not active.
+        with looks.rendering(self.look):
+            frame = frames.error(str(reason)) + frames.ended_status(self.look.language)
+        await self.send_frame(frame)
         await self.disconnect(code)
         await self.close(code=code)
 

@@ -3,8 +3,9 @@ from typing import cast
 from django import forms
 from django.contrib.auth import get_user_model
 from django.contrib.auth.forms import UserCreationForm
+from django.utils.translation import gettext_lazy as _
 
-from . import limits, profiles, rooms, text
+from . import limits, looks, profiles, rooms, text
 from .models import Message, Room
 
 # From the model field: the form, the socket and the pages' inputs (templatetags/limits.py) share it.
@@ -123,12 +124,17 @@ class CatchUpForm(forms.Form):
 
 
 class SignUpForm(UserCreationForm):
+    # Offered as the usual zone of the browser's language (looks.usual_zone); changed later on the profile page.
+    time_zone = forms.ChoiceField(label=_("Time zone"), required=False)
+
     class Meta(UserCreationForm.Meta):  # type: ignore[name-defined]  # django-stubs does not declare it
         fields = ["username"]
 
-    def __init__(self, *args, address: str = "", **kwargs) -> None:
+    def __init__(self, *args, address: str = "", language: str = "", **kwargs) -> None:
         super().__init__(*args, **kwargs)
         self.address = address  # where the request came from (limits.client_address)
+        self.fields["time_zone"].choices = looks.zone_choices()  # type: ignore[attr-defined]  # a ChoiceField
+        self.fields["time_zone"].initial = looks.usual_zone(language)
 
     def clean_username(self) -> str:
         self.cleaned_data["username"] = text.clean_name(self.cleaned_data["username"], "A username")

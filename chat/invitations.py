@@ -16,7 +16,7 @@ from django.contrib.auth.forms import BaseUserCreationForm
 from django.db import transaction
 from django.utils.crypto import constant_time_compare
 
-from .models import JoinLink
+from .models import JoinLink, Profile
 
 # The site's one join link is this row (a fixed key: two first uses at once cannot make two links).
 SITE_LINK = 1
@@ -67,5 +67,7 @@ def create_account(form: BaseUserCreationForm, code: str | None = None):
         raise SignUpClosed
     user = form.save(commit=False)
     user.is_superuser = user.is_staff = first
-    user.save()
+    user.save()  # and its profile (profiles.give_every_account_a_profile)
+    if zone := form.cleaned_data.get("time_zone"):
+        Profile.objects.filter(user=user).update(time_zone=zone)
     return user

@@ -5,7 +5,9 @@ theirs, a text message, on the same day and at most RUN_GAP older: it is drawn
 without its header (avatar, name, time), under the one before. A message on another
 day than the one before it opens with a day separator ("Today", "Yesterday", a date).
 Both are decided when the server renders the message, from the message before it in
-the room, so that one frame still serves every reader.
+the room, so that one frame still serves every reader of a look: days begin at
+midnight in the reader's zone (looks.py), so `place` is called again in each look a
+message is rendered in; the message before is read once and kept on the message.
 """
 
 from __future__ import annotations
@@ -27,7 +29,8 @@ def place(messages: list[Message]) -> None:
     known = {(m.room_id, m.seq): m for m in messages}
     wanted: dict[int, list[int]] = defaultdict(list)
     for message in messages:
-        if message.seq > 1 and (message.room_id, message.seq - 1) not in known:
+        placed = hasattr(message, "previous_in_room")
+        if not placed and message.seq > 1 and (message.room_id, message.seq - 1) not in known:
             wanted[message.room_id].append(message.seq - 1)
     if wanted:
         before = Q()
@@ -36,7 +39,9 @@ def place(messages: list[Message]) -> None:
         for row in Message.objects.filter(before).only("room_id", "seq", "author_id", "created_at", "kind"):
             known[(row.room_id, row.seq)] = row
     for message in messages:
-        previous = known.get((message.room_id, message.seq - 1))
+        if not hasattr(message, "previous_in_room"):
+            message.previous_in_room = known.get((message.room_id, message.seq - 1))
+        previous = message.previous_in_room
         message.new_day = previous is None or _day(previous) != _day(message)
         message.continues = (
             previous is not None

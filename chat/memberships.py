@@ -8,7 +8,7 @@ from django.db.models import Max, Q
 from django.db.models.functions import Greatest
 
 from . import profiles, rooms
-from .models import Membership, Message, Room
+from .models import Membership, Message, Profile, Room
 
 
 def open_room(room: Room, user) -> tuple[int, bool]:
@@ -104,12 +104,14 @@ def sidebar(user) -> list[SidebarRoom]:
 @dataclass
 class SocketState:
     """What a socket opening in a room tracks: the room, for the sidebar the unread counts per room and the
-    rooms' names and slugs, and the name others see of its reader (presence, typing)."""
+    rooms' names and slugs, the name others see of its reader (presence, typing) and the reader's profile (their
+    look: looks.of_scope)."""
 
     room: Room
     counts: dict[int, list[int]]
     names: dict[int, tuple[str, str]]
     display_name: str
+    profile: Profile | None
 
 
 def socket_state(slug: str, user) -> SocketState | None:
@@ -121,4 +123,4 @@ def socket_state(slug: str, user) -> SocketState | None:
     counts = {row.room.pk: [0, 0] if row.room.pk == room.pk else [row.unread, row.mentions] for row in rows}
     names = {row.room.pk: (row.room.name, row.room.slug) for row in rows}
     names[room.pk] = (room.name, room.slug)
-    return SocketState(room, counts, names, profiles.display_name(user))
+    return SocketState(room, counts, names, profiles.display_name(user), profiles.profile_of(user))

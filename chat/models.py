@@ -93,6 +93,7 @@ class Message(models.Model):
     reacted: bool  # someone reacted
     continues: bool  # log_layout.place: drawn under the one before, without a header
     new_day: bool  # log_layout.place: opens with a day separator
+    previous_in_room: "Message | None"  # log_layout.place: read once, for every look the message is rendered in
     files: list  # its Attachments (attachments.py)
 
     class Meta:
@@ -175,6 +176,9 @@ class Profile(models.Model):
 
     user = models.OneToOneField(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="profile")
     display_name = models.CharField(max_length=50)
+    # Blank: the browser's language (Accept-Language) and the site's zone (settings.TIME_ZONE). chat/looks.py.
+    language = models.CharField(max_length=10, blank=True, choices=settings.LANGUAGES)
+    time_zone = models.CharField(max_length=64, blank=True)
 
     def __str__(self) -> str:
         return self.display_name

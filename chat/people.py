@@ -27,7 +27,8 @@ NO_SUCH_LINK = "No such join link: it is mistyped, or it was replaced by a new o
 
 
 def _sign_up(request: HttpRequest, code: str | None) -> HttpResponse:
-    form = SignUpForm(request.POST or None, address=limits.client_address(request))
+    language = getattr(request, "LANGUAGE_CODE", "")
+    form = SignUpForm(request.POST or None, address=limits.client_address(request), language=language)
     if request.method == "POST" and form.is_valid():
         try:
             user = invitations.create_account(form, code)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from django import forms
+from django.conf import settings
 from django.contrib.auth.tokens import default_token_generator
 from django.urls import reverse
 from django.utils.encoding import force_bytes
@@ -11,7 +12,7 @@ from django.utils.text import format_lazy
 from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
-from . import login_throttle, text
+from . import login_throttle, looks, text
 from .models import Profile
 from .profiles import DISPLAY_NAME_MAX_LENGTH
 
@@ -27,9 +28,26 @@ class ProfileForm(forms.ModelForm):
         ),
     )
 
+    language = forms.ChoiceField(
+        label=_("Language"),
+        required=False,
+        choices=[("", _("As my browser asks")), *settings.LANGUAGES],
+    )
+    time_zone = forms.ChoiceField(
+        label=_("Time zone"),
+        required=False,
+        help_text=_("Times in the chat are shown in this zone."),
+    )
+
     class Meta:
         model = Profile
-        fields = ["display_name"]
+        fields = ["display_name", "language", "time_zone"]
+
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        zones = looks.zone_choices()
+        site_zone = ("", _("The site's (%(zone)s)") % {"zone": settings.TIME_ZONE})
+        self.fields["time_zone"].choices = [site_zone, *zones]  # type: ignore[attr-defined]  # a ChoiceField
 
     def clean_display_name(self) -> str:
         name = text.clean_name(self.cleaned_data["display_name"], gettext("A display name"))

@@ -20,10 +20,16 @@ DISPLAY_NAME_MAX_LENGTH = cast(int, Profile._meta.get_field("display_name").max_
 
 def display_name(user) -> str:
     """The name shown on messages, presence, typing and the sidebar (the username until one is chosen)."""
+    profile = profile_of(user)
+    return (profile.display_name if profile else "") or user.get_username()
+
+
+def profile_of(user) -> Profile | None:
+    """The user's profile (read once, then kept on the user), or None for an account made without one."""
     try:
-        return user.profile.display_name or user.get_username()
+        return user.profile
     except Profile.DoesNotExist:
-        return user.get_username()
+        return None
 
 
 def initials(name: str) -> str:

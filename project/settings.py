@@ -66,9 +66,13 @@ INSTALLED_APPS = [
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
+    # The language from the cookie set_language leaves, else Accept-Language; the reader's own choice, once
+    # signed in, wins (chat.looks.ReaderLookMiddleware, after AuthenticationMiddleware).
+    "django.middleware.locale.LocaleMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "chat.looks.ReaderLookMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "csp.middleware.CSPMiddleware",
@@ -166,8 +170,12 @@ LOGOUT_REDIRECT_URL = "login"
 # A password-reset link from the people page (there is no email) works once, for a day.
 PASSWORD_RESET_TIMEOUT = 24 * 3600
 
-LANGUAGE_CODE = "en-us"
-TIME_ZONE = "UTC"
+LANGUAGE_CODE = "en"
+LANGUAGES = [("en", "English"), ("ja", "日本語")]
+LOCALE_PATHS = [BASE_DIR / "locale"]
+# The time zone of readers who have not chosen one (their profile's setting wins): times are stored in UTC and
+# shown in the reader's zone (chat/looks.py).
+TIME_ZONE = os.environ.get("DJANGO_TIME_ZONE", "UTC")
 USE_I18N = True
 USE_TZ = True
 

@@ -2,7 +2,7 @@ from django.contrib import admin
 from django.contrib.auth import views as auth_views
 from django.urls import include, path
 
-from chat import health, installable, people, profile_views
+from chat import health, installable, look_views, people, profile_views
 
 # Django's account views by name, without the email-based password reset (this site sends no email):
 # a forgotten password is reset through a link the site admin makes on the people page.
@@ -23,6 +23,7 @@ urlpatterns = [
     path("readyz", health.readyz, name="readyz"),
     path("metrics", health.metrics, name="metrics"),
     path("admin/", admin.site.urls),
+    path("i18n/setlang/", look_views.set_language, name="set_language"),
     path("accounts/", include(accounts)),
     path("join/<str:code>/", people.join, name="join"),
     path("people/", people.people, name="people"),

@@ -7,9 +7,9 @@ import pytest
 from asgiref.sync import sync_to_async
 from django.conf import settings
 
-from chat import rooms, services
+from chat import looks, rooms, services
 from chat.live.feed import MAX_OUTBOX_FRAMES
-from chat.live.frames import render_new_message_frame
+from chat.live.frames import render_new_message_frames
 from chat.live.hub import get_hub
 from chat.models import Membership, Room
 
@@ -23,12 +23,12 @@ def room(make_user):
     return rooms.create_room("Busy", make_user("owner"))
 
 
-def stored_unsent(room, author, count: int) -> list[tuple[int, str]]:
+def stored_unsent(room, author, count: int) -> list[tuple[int, dict[str, str]]]:
     """Messages stored as a busy room would, with the frames the hub would carry; nothing is broadcast."""
     frames = []
     for i in range(1, count + 1):
         message = services.post_message(room, author, f"busy {i}").message
-        frames.append((message.change, render_new_message_frame(message)))
+        frames.append((message.change, render_new_message_frames(message, {looks.default()})))
     return frames
 
 

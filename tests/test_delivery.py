@@ -12,7 +12,7 @@ from django.test import override_settings
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from chat import rooms, services
+from chat import looks, rooms, services
 from chat.live import frames
 from chat.models import Message, Room
 
@@ -67,7 +67,7 @@ async def test_a_stale_live_frame_is_not_shown_twice(make_user, room):
     frame = await sync_to_async(frames.render_new_message_frame)(message)
     from chat.live.hub import get_hub
 
-    get_hub().changes.deliver(room.pk, 1, frame)  # a late copy of seq 1
+    get_hub().changes.deliver(room.pk, 1, {looks.default().key: frame})  # a late copy of seq 1
     assert not any("already here" in f for f in await drain(a))
     await a.disconnect()
 

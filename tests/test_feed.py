@@ -16,12 +16,12 @@ class Room:
         self.newest = newest
         self.asked: list[tuple] = []
 
-    async def catch_up(self, room_id, claimed):
+    async def catch_up(self, room_id, claimed, look):
         self.asked.append(("catch_up", claimed))
         after = claimed or 0
         return [(piece(c), c) for c in range(after + 1, self.newest + 1)], self.newest
 
-    async def gap(self, room_id, after, before):
+    async def gap(self, room_id, after, before, look):
         self.asked.append(("gap", after, before))
         return [(piece(c), c) for c in range(after + 1, before)], before - 1
 
@@ -64,11 +64,11 @@ async def test_a_claim_that_fails_is_retried_while_live_changes_wait():
     room, page = Room(newest=2), Page()
     real_catch_up, failures = room.catch_up, []
 
-    async def failing_once(room_id, claimed):
+    async def failing_once(room_id, claimed, look):
         if not failures:
             failures.append(claimed)
             raise OSError("database away")
-        return await real_catch_up(room_id, claimed)
+        return await real_catch_up(room_id, claimed, look)
 
     room.catch_up = failing_once
     feed, _ = make_feed(room, page)

@@ -6,7 +6,7 @@ import pytest
 from asgiref.sync import sync_to_async
 from django.conf import settings
 
-from chat import rooms, services
+from chat import looks, rooms, services
 from chat.consumers import ChatConsumer
 from chat.live import frames
 
@@ -75,7 +75,7 @@ async def test_a_page_cut_off_after_any_frame_of_a_catch_up_gets_exactly_the_res
     messages = await sync_to_async(lambda: list(room.messages.order_by("seq")))()
     await sync_to_async(services.edit_message)(messages[1], alice, "#2 edited")
     await sync_to_async(services.edit_message)(messages[0], alice, "#1 edited")
-    pieces, synced = await sync_to_async(frames.catch_up)(room.pk, 0)
+    pieces, synced = await sync_to_async(frames.catch_up)(room.pk, 0, looks.default())
     assert synced == 32
     packed = list(frames.pack(pieces, 8 * 1024))
     assert len(packed) > 3
@@ -84,7 +84,7 @@ async def test_a_page_cut_off_after_any_frame_of_a_catch_up_gets_exactly_the_res
         for frame, _ in packed[:cut]:
             apply_to_page(log, frame)
         claimed = packed[cut - 1][1]  # what the page's catch-up field says after the last frame it got
-        rest, _ = await sync_to_async(frames.catch_up)(room.pk, claimed)
+        rest, _ = await sync_to_async(frames.catch_up)(room.pk, claimed, looks.default())
         apply_to_page(log, "".join(piece for piece, _ in rest))
         assert list(log) == [f"message-{m.pk}" for m in messages], cut  # every message once, in order
         assert "#1 edited" in log[f"message-{messages[0].pk}"] and "#2 edited" in log[f"message-{messages[1].pk}"]

@@ -3,6 +3,8 @@
 Run on PostgreSQL with DATABASE_URL=postgres://.../<your database> (pg_trgm); the index's own checks are per vendor.
 """
 
+from datetime import UTC
+
 import pytest
 from django.core.management import call_command
 from django.db import connection
@@ -64,7 +66,7 @@ def test_the_search_page_shows_room_author_time_and_a_marked_excerpt_linking_to_
     html = signed_in_client(taro).get("/search/", {"q": "宿題"}).content.decode()
     assert "<html" in html and 'role="search"' in html  # the whole page: it works as a plain GET
     assert "Lobby" in html and "hanako" in html
-    assert f'datetime="{message.created_at.isoformat()}"' in html
+    assert f'datetime="{message.created_at.astimezone(UTC):%Y-%m-%dT%H:%M:%SZ}"' in html
     assert "明日の<mark>宿題</mark>は三番です" in html
     assert f'href="/chat/{room.slug}/m/{message.pk}/"' in html
 

@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING
 from channels.db import database_sync_to_async
 
 from .. import services
+from ..looks import Look
 from ..metrics import RECONCILIATION_FILLS
 from . import frames
 from .feed import State
@@ -30,6 +31,7 @@ logger = logging.getLogger(__name__)
 # the same within this time (a reconnect storm), until the room changes.
 CATCH_UP_REUSE_SECONDS = 5.0
 CATCH_UP_CACHE_SIZE = 256
+CatchUpKey = tuple[int, int | None, Look]
 # How often a process checks its rooms' newest changes against what its pages have.
 RECONCILE_SECONDS = 5.0
 
@@ -37,41 +39,42 @@ RECONCILE_SECONDS = 5.0
 class Changes:
     def __init__(self, hub: Hub) -> None:
         self.hub = hub
-        # (room, claimed change) -> (reusable until, the catch-up being computed or computed)
-        self.catch_ups: dict[tuple[int, int | None], tuple[float, asyncio.Future]] = {}
+        # (room, claimed change, look) -> (reusable until, the catch-up being computed or computed)
+        self.catch_ups: dict[CatchUpKey, tuple[float, asyncio.Future]] = {}
 
     async def room_change(self, event: dict) -> None:
-        self.deliver(event["room"], event["change"], event["frame"])
+        self.deliver(event["room"], event["change"], event["frames"])
 
-    def deliver(self, room_id: int, change: int, frame: str) -> None:
-        """A room change to every local page of the room."""
+    def deliver(self, room_id: int, change: int, frames_by_look: dict[str, str]) -> None:
+        """A room change to every local page of the room, each in its look (None if the sender did not render it in
+        the page's look: the page reads it from the database)."""
         self._forget_catch_ups(room_id)
         for socket in self.hub.viewers.get(room_id, ()):
             try:
-                socket.feed.offer(change, frame)
+                socket.feed.offer(change, frames_by_look.get(socket.look.key))
             except Exception:
                 logger.exception("delivery to a page failed")
 
     # What the database says a page lacks (feed.Source) ----------------------------------
 
-    async def catch_up(self, room_id: int, claimed: int | None) -> tuple[list[frames.Piece], int]:
-        """What a page showing the room up to `claimed` lacks, as pieces, and the change it then shows."""
-        now, key = time.monotonic(), (room_id, claimed)
+    async def catch_up(self, room_id: int, claimed: int | None, look: Look) -> tuple[list[frames.Piece], int]:
+        """What a page showing the room up to `claimed` lacks, as pieces in its look, and the change it then shows."""
+        now, key = time.monotonic(), (room_id, claimed, look)
         entry = self.catch_ups.get(key)
         if entry is None or entry[0] < now:
             if len(self.catch_ups) >= CATCH_UP_CACHE_SIZE:  # claims come from pages: keep only fresh ones
                 self.catch_ups = {k: v for k, v in self.catch_ups.items() if v[0] >= now}
                 if len(self.catch_ups) >= CATCH_UP_CACHE_SIZE:
                     self.catch_ups.clear()
-            future = asyncio.ensure_future(database_sync_to_async(frames.catch_up)(room_id, claimed))
+            future = asyncio.ensure_future(database_sync_to_async(frames.catch_up)(room_id, claimed, look))
             entry = self.catch_ups[key] = (now + CATCH_UP_REUSE_SECONDS, future)
             future.add_done_callback(lambda done: self._forget_failed_catch_up(key, entry))
         return await asyncio.shield(entry[1])
 
-    async def gap(self, room_id: int, after: int, before: int) -> tuple[list[frames.Piece], int]:
-        return await database_sync_to_async(frames.gap_pieces)(room_id, after, before)
+    async def gap(self, room_id: int, after: int, before: int, look: Look) -> tuple[list[frames.Piece], int]:
+        return await database_sync_to_async(frames.gap_pieces)(room_id, after, before, look)
 
-    def _forget_failed_catch_up(self, key: tuple[int, int | None], entry: tuple[float, asyncio.Future]) -> None:
+    def _forget_failed_catch_up(self, key: CatchUpKey, entry: tuple[float, asyncio.Future]) -> None:
         future = entry[1]
         if (future.cancelled() or future.exception() is not None) and self.catch_ups.get(key) is entry:
             del self.catch_ups[key]
@@ -92,13 +95,13 @@ class Changes:
             if rooms is not None and room_id not in rooms:
                 continue
             below = rooms[room_id] if rooms is not None else None
-            by_change: dict[int, list[LocalSocket]] = defaultdict(list)
+            by_change: dict[tuple[int, Look], list[LocalSocket]] = defaultdict(list)
             for socket in sockets:
                 feed = socket.feed
                 if feed.state is State.LIVE and (below is None or feed.shown < below):
-                    by_change[feed.shown].append(socket)
-            for change, group in by_change.items():
-                pieces, synced = await self.catch_up(room_id, change)
+                    by_change[feed.shown, socket.look].append(socket)
+            for (change, look), group in by_change.items():
+                pieces, synced = await self.catch_up(room_id, change, look)
                 if pieces:
                     RECONCILIATION_FILLS.inc()
                 for socket in group:

@@ -12,6 +12,8 @@ from typing import Any, NotRequired, TypedDict
 
 from channels.layers import get_channel_layer
 
+from .. import looks
+
 logger = logging.getLogger(__name__)
 
 ROOM_CHANGE = "room.change"
@@ -38,7 +40,9 @@ class RoomChange(TypedDict):
     type: str
     room: int
     change: int
-    frame: str
+    # The change's frame in each look (looks.Look.key) among the room's pages that the sender knew of; a page of
+    # another look is filled in from the database (feed.Feed.offer).
+    frames: dict[str, str]
     # Only for a new message (not a membership line): what the sidebar and typing features need.
     seq: NotRequired[int]
     author: NotRequired[int]
@@ -47,9 +51,9 @@ class RoomChange(TypedDict):
     left: NotRequired[int]
 
 
-def room_change(room_id: int, message, frame: str, new: bool) -> RoomChange:
-    """A new, edited or deleted message, or a reaction: the room's next change, rendered once."""
-    event: RoomChange = {"type": ROOM_CHANGE, "room": room_id, "change": message.change, "frame": frame}
+def room_change(room_id: int, message, frames: dict[str, str], new: bool) -> RoomChange:
+    """A new, edited or deleted message, or a reaction: the room's next change, rendered once per look."""
+    event: RoomChange = {"type": ROOM_CHANGE, "room": room_id, "change": message.change, "frames": frames}
     if new and message.kind == "text":  # a membership line is no unread message, nor the end of typing
         event["seq"], event["author"] = message.seq, message.author_id
         event["mentions"] = [int(i) for i in message.mention_ids.split()]
@@ -95,19 +99,22 @@ def user_unlisted(user_id: int, room_id: int) -> dict:
 
 
 def publish_new_message(message) -> None:
-    """A new message stored by a view (a form without JavaScript, files) rather than the socket: rendered once and
-    published as the consumer's on_send publishes it."""
-    from .frames import render_new_message_frame
+    """A new message stored by a view (a form without JavaScript, files) rather than the socket: rendered in the
+    site's look and the view's (pages of other looks read it from the database) and published as the consumer's
+    on_send publishes it."""
+    from .frames import render_new_message_frames
 
-    publish_from_sync(room_change(message.room_id, message, render_new_message_frame(message), new=True))
+    frames = render_new_message_frames(message, looks.of_sync_code())
+    publish_from_sync(room_change(message.room_id, message, frames, new=True))
 
 
 def publish_message_changed(message) -> None:
-    """An edited, deleted or reacted-to message, from sync code (views, Django's admin): rendered once, to every
-    page of its room."""
-    from .frames import render_update_frame
+    """An edited, deleted or reacted-to message, from sync code (views, Django's admin), to every page of its
+    room: rendered as publish_new_message renders."""
+    from .frames import render_update_frames
 
-    publish_from_sync(room_change(message.room_id, message, render_update_frame(message), new=False))
+    frames = render_update_frames(message, looks.of_sync_code())
+    publish_from_sync(room_change(message.room_id, message, frames, new=False))
 
 
 def group_of(event: Any) -> str:

@@ -34,6 +34,8 @@ from typing import Protocol
 
 from django.conf import settings
 
+from chat import looks
+from chat.looks import Look
 from chat.metrics import CATCH_UPS, DELIVERIES, OUTBOX_REFILLS
 
 from . import frames
@@ -60,11 +62,11 @@ class State(enum.Enum):
 
 
 class Source(Protocol):
-    """What the database says a page lacks (changes.Changes)."""
+    """What the database says a page lacks (changes.Changes), rendered in the page's look."""
 
-    async def catch_up(self, room_id: int, claimed: int | None) -> tuple[list[frames.Piece], int]: ...
+    async def catch_up(self, room_id: int, claimed: int | None, look: Look) -> tuple[list[frames.Piece], int]: ...
 
-    async def gap(self, room_id: int, after: int, before: int) -> tuple[list[frames.Piece], int]: ...
+    async def gap(self, room_id: int, after: int, before: int, look: Look) -> tuple[list[frames.Piece], int]: ...
 
 
 class Feed:
@@ -76,8 +78,10 @@ class Feed:
         source: Source,
         restore: Callable[[], str],
         guard: Callable[[], Awaitable[bool]] | None = None,
+        look: Look | None = None,
     ) -> None:
         self.room_id = room_id
+        self.look = look or looks.default()  # what the database's pieces are rendered in
         self.send, self.wake, self.source, self.restore = send, wake, source, restore
         # Asked after each read from the database, before queuing it: may the page still see the room?
         # (None: always; members.Members.guard closes the page of someone who lost access.)
@@ -89,7 +93,7 @@ class Feed:
         # Catch-up pieces in the outbox: a bounded batch from the database, not a backlog,
         # so they do not count against MAX_OUTBOX_FRAMES.
         self.outbox_pieces = 0
-        self.held: list[tuple[int, str]] = []
+        self.held: list[tuple[int, str | None]] = []
         self.overflowed = False  # held changes were dropped: fill from the database once done
         self.resets = 0  # bumped by each refill: a fill begun before it starts over
         self.restore_needed = False
@@ -109,7 +113,7 @@ class Feed:
         self._fill = asyncio.create_task(self._catch_up(claimed))
 
     async def _catch_up(self, claimed: int | None) -> None:
-        read = await self._read_database(lambda: self.source.catch_up(self.room_id, claimed))
+        read = await self._read_database(lambda: self.source.catch_up(self.room_id, claimed, self.look))
         if read is None:
             return
         pieces, synced = read
@@ -145,8 +149,9 @@ class Feed:
         if self.state is not State.LIVE:
             self._release()
 
-    def offer(self, change: int, frame: str) -> None:
-        """A live room change: queue it unless the page has it; fill a gap first if some are missing."""
+    def offer(self, change: int, frame: str | None) -> None:
+        """A live room change: queue it unless the page has it; fill a gap first if some are missing. Without its
+        frame (not rendered in the page's look), the page reads it and whatever else it lacks from the database."""
         if self.state is State.CLOSED:
             return
         if self.state is not State.LIVE:
@@ -156,6 +161,10 @@ class Feed:
                 self.overflowed = True
             return
         if change <= self.shown:
+            return
+        if frame is None:
+            self.held = []
+            self._start_fill(up_to=None)
             return
         if change == self.shown + 1:
             self.shown = change
@@ -189,9 +198,9 @@ class Feed:
         while True:
             resets, after = self.resets, self.shown
             if up_to is None:
-                read = await self._read_database(partial(self.source.catch_up, self.room_id, after))
+                read = await self._read_database(partial(self.source.catch_up, self.room_id, after, self.look))
             else:
-                read = await self._read_database(partial(self.source.gap, self.room_id, after, up_to))
+                read = await self._read_database(partial(self.source.gap, self.room_id, after, up_to, self.look))
             if read is None:
                 return
             if resets == self.resets:

@@ -18,25 +18,38 @@ from functools import lru_cache
 
 from django.conf import settings
 from django.template.loader import render_to_string
+from django.utils import translation
 
-from .. import services
+from .. import log_layout, services
+from ..looks import Look, render_each, rendering
 from ..models import Message, Room
 
 # (HTML, the change the page shows once it has this piece and everything before it)
 Piece = tuple[str, int]
 
 
+def render_new_message_frames(message: Message, looks: Iterable[Look]) -> dict[str, str]:
+    """Live frame of a new message, once in each look (by look key)."""
+    return render_each(looks, lambda: render_new_message_frame(message))
+
+
+def render_update_frames(message: Message, looks: Iterable[Look]) -> dict[str, str]:
+    """Live frame of a changed message, once in each look (by look key)."""
+    return render_each(looks, lambda: render_update_frame(message))
+
+
 def render_new_message_frame(message: Message) -> str:
-    """Live frame of a new message: appended to #chat-log."""
+    """Live frame of a new message, in the active look: appended to #chat-log."""
     return _piece(message, new=True, shown=message.change)
 
 
 def render_update_frame(message: Message) -> str:
-    """Live frame of a changed message: replaces it where it is shown."""
+    """Live frame of a changed message, in the active look: replaces it where it is shown."""
     return _piece(message, new=False, shown=message.change)
 
 
 def _piece(message: Message, new: bool, shown: int) -> str:
+    log_layout.place([message])  # in the look being rendered: where its days begin
     return render_to_string("chat/_change_piece.html", {"message": message, "new": new, "last_change": shown})
 
 
@@ -57,11 +70,12 @@ def render_changes(messages: list[Message], after_change: int, synced: int) -> l
         needed_from = message.created_change if is_new else message.change
         still_needed[index] = min(still_needed[index + 1], needed_from)
     shown_after = [needed - 1 for needed in still_needed[1:]]
+    log_layout.place(messages)  # in the look being rendered: where its days begin
     return [(_piece(m, is_new, shown_after[i]), shown_after[i]) for i, (m, is_new) in enumerate(ordered)]
 
 
-def catch_up(room_id: int, claimed_change: int | None) -> tuple[list[Piece], int]:
-    """What a (re)connected page is missing after `claimed_change`, and the change it then shows.
+def catch_up(room_id: int, claimed_change: int | None, look: Look) -> tuple[list[Piece], int]:
+    """What a (re)connected page is missing after `claimed_change`, and the change it then shows, in its look.
 
     A page that missed more than CHAT_CATCH_UP_MAX_MESSAGES changed messages, or that
     cannot say what it has (None), gets the newest page of the log instead, with its
@@ -74,8 +88,10 @@ def catch_up(room_id: int, claimed_change: int | None) -> tuple[list[Piece], int
         if count == 0:
             return [], claimed_change
         if count <= settings.CHAT_CATCH_UP_MAX_MESSAGES:
-            return _missing(services.changes_between(room_id, claimed_change, limit=count), claimed_change)
-    return log_reset(room)
+            with rendering(look):
+                return _missing(services.changes_between(room_id, claimed_change, limit=count), claimed_change)
+    with rendering(look):
+        return log_reset(room)
 
 
 def log_reset(room: Room) -> tuple[list[Piece], int]:
@@ -89,9 +105,10 @@ def log_reset(room: Room) -> tuple[list[Piece], int]:
     return [(reset, before_first), *render_changes(latest, before_first, room.last_change)], room.last_change
 
 
-def gap_pieces(room_id: int, after_change: int, before_change: int) -> tuple[list[Piece], int]:
-    """The changes a live socket skipped, and the newest of them."""
-    return _missing(services.changes_between(room_id, after_change, before_change), after_change)
+def gap_pieces(room_id: int, after_change: int, before_change: int, look: Look) -> tuple[list[Piece], int]:
+    """The changes a live socket skipped, and the newest of them, in its look."""
+    with rendering(look):
+        return _missing(services.changes_between(room_id, after_change, before_change), after_change)
 
 
 def _missing(messages: list[Message], after_change: int) -> tuple[list[Piece], int]:
@@ -129,6 +146,8 @@ def pack(pieces: Iterable[Piece], limit: int) -> Iterator[Piece]:
 
 
 # Frames for one page, or for every page of a room -------------------------------------
+# Rendered in the look active where they are called: a consumer's own (activated when it connects), or the look
+# of the pages the hub sends them to (looks.rendering, looks.PerLook).
 
 
 def composer(room: Room) -> str:
@@ -148,16 +167,18 @@ def error(text: str) -> str:
     return render_to_string("chat/_composer_error.html", {"error": text, "oob": True})
 
 
-@lru_cache(maxsize=1)
-def live_status() -> str:
+@lru_cache(maxsize=16)
+def live_status(language: str) -> str:
     """ "Live", sent when the socket opens and with each heartbeat (restarting the page's countdown)."""
-    return render_to_string("chat/_status.html", {"state": "live", "oob": True})
+    with translation.override(language):
+        return render_to_string("chat/_status.html", {"state": "live", "oob": True})
 
 
-@lru_cache(maxsize=1)
-def ended_status() -> str:
+@lru_cache(maxsize=16)
+def ended_status(language: str) -> str:
     """ "Disconnected": the server closed the page's socket for good (a 4xxx code the page does not retry)."""
-    return render_to_string("chat/_status.html", {"state": "ended", "oob": True})
+    with translation.override(language):
+        return render_to_string("chat/_status.html", {"state": "ended", "oob": True})
 
 
 def typing(names: list[str]) -> str:
@@ -169,15 +190,17 @@ def presence(names: list[str], shown: int) -> str:
 
 
 @lru_cache(maxsize=4096)
-def badge(room_id: int, room_name: str, slug: str, unread: int, mentions: int) -> str:
+def badge(language: str, room_id: int, room_name: str, slug: str, unread: int, mentions: int) -> str:
     """A room in the sidebar with its unread and mention counts (capped: see sidebar.capped)."""
     item = {"room": {"pk": room_id, "name": room_name, "slug": slug}, "unread": unread, "mentions": mentions}
-    return render_to_string("chat/_room_badge.html", {"item": item, "oob": True})
+    with translation.override(language):
+        return render_to_string("chat/_room_badge.html", {"item": item, "oob": True})
 
 
 @lru_cache(maxsize=4096)
-def title(room_name: str, unread: int) -> str:
-    return render_to_string("chat/_title.html", {"title": room_name, "unread": unread, "oob": True})
+def title(language: str, room_name: str, unread: int) -> str:
+    with translation.override(language):
+        return render_to_string("chat/_title.html", {"title": room_name, "unread": unread, "oob": True})
 
 
 def room_name(name: str) -> str:

@@ -36,7 +36,6 @@ class Heartbeat:
 
     async def run(self) -> None:
         tick = settings.CHAT_HEARTBEAT_SECONDS / HEARTBEAT_SLICES
-        frame = frames.live_status()
         for beat in itertools.count():
             await asyncio.sleep(tick)
             phase = beat % HEARTBEAT_SLICES
@@ -44,6 +43,6 @@ class Heartbeat:
                 for socket in sockets:
                     if socket.heartbeat_phase == phase:
                         try:
-                            socket.feed.push(frame)
+                            socket.feed.push(frames.live_status(socket.look.language))
                         except Exception:
                             logger.exception("queueing a heartbeat failed")

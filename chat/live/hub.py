@@ -24,6 +24,7 @@ from typing import Any, Protocol
 from channels.layers import get_channel_layer
 from django.conf import settings
 
+from chat.looks import Look, rendering
 from chat.metrics import LAYER_RECONNECTS, measure_event_loop_lag
 
 from .changes import Changes
@@ -60,6 +61,7 @@ class LocalSocket(Protocol):
     sidebar_counts: dict[int, list[int]]
     heartbeat_phase: int
     room_is_open: bool  # an open room: anyone may see it, so nobody's access to it is re-checked
+    look: Look  # the reader's language and zone: every frame the page is sent is rendered in it
     feed: Feed
 
     async def send_frame(self, frame: str) -> None: ...
@@ -119,13 +121,17 @@ class Hub:
     def feed(self, socket: LocalSocket) -> Feed:
         """A new feed for a socket of this process, written by its writer and filled by its catch-ups."""
         restore = lambda: self.restore(socket)  # noqa: E731
-        return Feed(
-            socket.room_id, socket.send_frame, self.writer.wake, self.changes, restore, self.members.guard(socket)
-        )
+        guard = self.members.guard(socket)
+        return Feed(socket.room_id, socket.send_frame, self.writer.wake, self.changes, restore, guard, socket.look)
 
     def restore(self, socket: LocalSocket) -> str:
         """What a refilled page may have missed besides room changes, as it stands now."""
-        return "".join(feature.frame_for(socket) for feature in self.features if hasattr(feature, "frame_for"))
+        with rendering(socket.look):
+            return "".join(feature.frame_for(socket) for feature in self.features if hasattr(feature, "frame_for"))
+
+    def looks_of(self, room_id: int) -> set[Look]:
+        """The looks a change of the room is rendered in: its pages' here, and elsewhere as presence last read."""
+        return {socket.look for socket in self.viewers.get(room_id, ())} | self.presence.looks.get(room_id, set())
 
     def _listened_rooms(self, socket: LocalSocket) -> set[int]:
         return {socket.room_id, *socket.sidebar_counts}

@@ -21,7 +21,8 @@ from typing import TYPE_CHECKING
 
 from channels.db import database_sync_to_async
 
-from .. import rooms
+from .. import looks, rooms
+from ..looks import rendering
 from ..models import Room
 from . import events, frames
 
@@ -52,7 +53,8 @@ class Members:
         for socket in list(self.hub.users.get(event["user"], ())):
             if room_id not in socket.sidebar_counts:
                 await self.hub.watch(socket, room_id, event["name"], event["slug"])
-                socket.feed.push(frames.sidebar_entry_added(room_id, event["name"], event["slug"]))
+                with rendering(socket.look):
+                    socket.feed.push(frames.sidebar_entry_added(room_id, event["name"], event["slug"]))
 
     async def user_unlisted(self, event: dict) -> None:
         """The room left the user's sidebar (removed, or they left): their pages drop it, and close if it
@@ -88,8 +90,8 @@ def publish(room: Room, change: rooms.MembershipChange) -> None:
     """Tell every process of a membership change made by a view: the log line to the room, the sidebar change
     to the person."""
     if change.entry is not None:
-        frame = frames.render_new_message_frame(change.entry)
-        event = events.room_change(room.pk, change.entry, frame, new=True)
+        frames_by_look = frames.render_new_message_frames(change.entry, looks.of_sync_code())
+        event = events.room_change(room.pk, change.entry, frames_by_look, new=True)
         if not change.listed:
             event["left"] = change.user_id
         events.publish_from_sync(event)

@@ -3,7 +3,10 @@
 Each process records its own sockets' users per room. With Redis, every entry
 carries an expiry time that its process keeps pushing forward; a process that dies
 stops doing so and its users drop out within ENTRY_TTL seconds. Joins and leaves are
-recorded and shown together (PRESENCE_DEBOUNCE_SECONDS), and rendered once per room.
+recorded and shown together (PRESENCE_DEBOUNCE_SECONDS), and rendered once per room
+and look. Each entry also carries its page's look (language and zone, looks.py): what
+every process reads here tells the process that stores a message which looks to
+render it in (hub.Hub.looks_of).
 """
 
 from __future__ import annotations
@@ -12,10 +15,12 @@ import asyncio
 import logging
 import time
 from collections import Counter
+from functools import partial
 from typing import TYPE_CHECKING
 
 from django.conf import settings
 
+from ..looks import Look, PerLook
 from . import frames
 from .events import room_presence
 
@@ -39,7 +44,8 @@ class Presence:
         self.hub = hub
         self.store = presence_store(hub.process_id)
         self.shown: dict[int, list[str]] = {}
-        self.frames: dict[int, str] = {}
+        self.frames: dict[int, PerLook] = {}
+        self.looks: dict[int, set[Look]] = {}  # room -> the looks of its pages in every process, as last read
         self.pending: dict[str, set[int]] = {"record": set(), "show": set()}
 
     def changed(self, room_id: int) -> None:
@@ -50,15 +56,18 @@ class Presence:
         """The room's last local socket left."""
         self.shown.pop(room_id, None)
         self.frames.pop(room_id, None)
+        self.looks.pop(room_id, None)
 
     async def room_presence(self, event: dict) -> None:
         self._soon("show", event["room"])
 
     def frame_for(self, socket: LocalSocket) -> str:
-        return self.frames.get(socket.room_id, "")
+        frame = self.frames.get(socket.room_id)
+        return frame(socket.look) if frame else ""
 
     def _local(self, room_id: int) -> Counter:
-        return Counter((socket.user_id, socket.display_name) for socket in self.hub.viewers.get(room_id, ()))
+        viewers = self.hub.viewers.get(room_id, ())
+        return Counter((socket.user_id, socket.look.key, socket.display_name) for socket in viewers)
 
     def _soon(self, kind: str, room_id: int) -> None:
         """Record ("record") or show ("show") a room's presence after the debounce window."""
@@ -91,17 +100,20 @@ class Presence:
         if not local:
             return
         try:
-            names_of = await self.store.names(local)
+            read = await self.store.read(local)
         except Exception:
             logger.warning("could not read presence in rooms %s", sorted(local), exc_info=True)
             return
-        for room_id, names in names_of.items():
-            if room_id not in viewers or (only_if_changed and self.shown.get(room_id) == names):
+        for room_id, (names, looks) in read.items():
+            if room_id not in viewers:
+                continue
+            self.looks[room_id] = looks
+            if only_if_changed and self.shown.get(room_id) == names:
                 continue
             self.shown[room_id] = names
-            frame = self.frames[room_id] = frames.presence(names, PRESENCE_SHOWN)
+            frame = self.frames[room_id] = PerLook(partial(frames.presence, names, PRESENCE_SHOWN))
             for socket in viewers.get(room_id, ()):
-                socket.feed.push(frame)
+                socket.feed.push(frame(socket.look))
 
     async def run(self) -> None:
         """Keep this process's entries alive, and notice other processes' users leaving or dying."""
@@ -121,12 +133,12 @@ class LocalPresence:
     async def publish(self, rooms: dict[int, Counter]) -> None:
         """Nothing to share: `names` reads this process's own sockets."""
 
-    async def names(self, rooms: dict[int, Counter]) -> dict[int, list[str]]:
-        return {room_id: sorted({name for _, name in local}, key=str.casefold) for room_id, local in rooms.items()}
+    async def read(self, rooms: dict[int, Counter]) -> dict[int, tuple[list[str], set[Look]]]:
+        return {room_id: _names_and_looks(local) for room_id, local in rooms.items()}
 
 
 class RedisPresence:
-    """Several processes: a hash per room of "process|user|name" -> expiry time.
+    """Several processes: a hash per room of "process|user|look|name" -> expiry time.
 
     Every call covers many rooms in one round trip: a process refreshes all of
     its rooms every few seconds.
@@ -146,7 +158,8 @@ class RedisPresence:
         """Replace this process's entries in each room with its current users, expiring ENTRY_TTL from now."""
         expires = str(time.time() + ENTRY_TTL)
         fields_of = {
-            room_id: {f"{self.process_id}|{user}|{name}" for user, name in users} for room_id, users in rooms.items()
+            room_id: {f"{self.process_id}|{user}|{look}|{name}" for user, look, name in users}
+            for room_id, users in rooms.items()
         }
         async with self.redis.pipeline(transaction=False) as pipe:
             for room_id, fields in fields_of.items():
@@ -163,8 +176,9 @@ class RedisPresence:
             else:
                 self.published.pop(room_id, None)
 
-    async def names(self, rooms: dict[int, Counter]) -> dict[int, list[str]]:
-        """Everyone in each room: entries of every process that have not expired, and this process's own."""
+    async def read(self, rooms: dict[int, Counter]) -> dict[int, tuple[list[str], set[Look]]]:
+        """Everyone in each room and their pages' looks: entries of every process that have not expired, and this
+        process's own."""
         now = time.time()
         async with self.redis.pipeline(transaction=False) as pipe:
             for room_id in rooms:
@@ -175,14 +189,22 @@ class RedisPresence:
             entries = {field.decode(): float(expiry) for field, expiry in reply.items()}
             if stale := [field for field, expiry in entries.items() if expiry < now]:
                 expired[self.key(room_id)] = stale
-            names = {field.split("|", 2)[2] for field, expiry in entries.items() if expiry >= now}
-            result[room_id] = sorted(names | {name for _, name in local}, key=str.casefold)
+            others = [field.split("|", 3)[1:] for field, expiry in entries.items() if expiry >= now]
+            # (an entry of another form is a process of an older version, during a rolling restart)
+            others = [entry for entry in others if len(entry) == 3 and " " in entry[1]]
+            result[room_id] = _names_and_looks(local + Counter((user, look, name) for user, look, name in others))
         if expired:
             async with self.redis.pipeline(transaction=False) as pipe:
                 for key, fields in expired.items():
                     pipe.hdel(key, *fields)
                 await pipe.execute()
         return result
+
+
+def _names_and_looks(users: Counter) -> tuple[list[str], set[Look]]:
+    """(user, look key, name) entries: the names, sorted, and the looks."""
+    names = sorted({name for _, _, name in users}, key=str.casefold)
+    return names, {Look.from_key(look) for _, look, _ in users}
 
 
 def presence_store(process_id: str) -> LocalPresence | RedisPresence:

@@ -27,6 +27,7 @@ from typing import TYPE_CHECKING
 from channels.db import database_sync_to_async
 
 from .. import memberships
+from ..looks import rendering
 from . import events, frames
 
 if TYPE_CHECKING:
@@ -104,7 +105,8 @@ class Reading:
         divider.unread_after = shown
         if first_unread is None:  # everything on the page was shown: the divider goes, for good
             del self.dividers[socket]
-        socket.feed.push(frames.new_messages_moved(first_unread, shown if first_unread else None))
+        with rendering(socket.look):
+            socket.feed.push(frames.new_messages_moved(first_unread, shown if first_unread else None))
 
     def _spawn(self, work) -> None:
         task = asyncio.create_task(work)

@@ -7,9 +7,11 @@ cached), never per page.
 
 from __future__ import annotations
 
+from functools import partial
 from typing import TYPE_CHECKING
 
 from .. import memberships
+from ..looks import PerLook
 from . import frames
 
 if TYPE_CHECKING:
@@ -53,9 +55,9 @@ class Sidebar:
         """A new name: on the room's own pages (heading, title) and in every sidebar that lists it."""
         room_id = event["room"]
         self.hub.room_names[room_id] = (event["name"], event["slug"])
-        heading = frames.room_name(event["name"])
+        heading = PerLook(partial(frames.room_name, event["name"]))
         for socket in list(self.hub.viewers.get(room_id, ())):
-            socket.feed.push(heading + self._title(socket))
+            socket.feed.push(heading(socket.look) + self._title(socket))
         for socket in list(self.hub.watchers.get(room_id, ())):
             socket.feed.push(self._badge(socket, room_id))
 
@@ -64,11 +66,11 @@ class Sidebar:
 
     def _badge(self, socket: LocalSocket, room_id: int) -> str:
         unread, mentions = socket.sidebar_counts[room_id]
-        return frames.badge(room_id, *self.name_of(room_id), *capped(unread, mentions))
+        return frames.badge(socket.look.language, room_id, *self.name_of(room_id), *capped(unread, mentions))
 
     def _title(self, socket: LocalSocket) -> str:
         total = sum(count for count, _ in socket.sidebar_counts.values())
-        return frames.title(self.name_of(socket.room_id)[0], *capped(total))
+        return frames.title(socket.look.language, self.name_of(socket.room_id)[0], *capped(total))
 
     def frame_for(self, socket: LocalSocket) -> str:
         """The page's sidebar badges and title as they stand (for a refill)."""

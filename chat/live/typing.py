@@ -2,7 +2,7 @@
 
 The composer's input sends a `typing` frame (throttled to one per 2 s) while someone
 types; every process shows them for TYPING_SECONDS after the last one, or until their
-message arrives. One frame per room, plus one per typist (who does not see themself).
+message arrives. One frame per room and look, plus one per typist (who does not see themself).
 """
 
 from __future__ import annotations
@@ -12,6 +12,7 @@ import time
 from collections import defaultdict
 from typing import TYPE_CHECKING
 
+from ..looks import Look, rendering
 from . import frames
 
 if TYPE_CHECKING:
@@ -43,11 +44,12 @@ class Typing:
             self.typists[room_id] = typing
         else:
             self.typists.pop(room_id, None)
-        rendered: dict[int | None, str] = {}
+        rendered: dict[tuple[int | None, Look], str] = {}
         for socket in list(self.hub.viewers.get(room_id, ())):
-            key = socket.user_id if socket.user_id in typing else None
+            key = (socket.user_id if socket.user_id in typing else None, socket.look)
             if key not in rendered:
-                rendered[key] = self._frame(room_id, socket.user_id)
+                with rendering(socket.look):
+                    rendered[key] = self._frame(room_id, socket.user_id)
             socket.feed.push(rendered[key])
 
     def _frame(self, room_id: int, viewer: int) -> str:
