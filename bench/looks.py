@@ -49,7 +49,7 @@ def main() -> None:
         room = rooms.create_room("Bench", author)
         services.post_message(room, author, "the message before")
         message = services.post_message(room, author, "明日の宿題は三番です。see you at **three**").message
-        print(f"# bench.looks: Python {platform.python_version()}, best of {ROUNDS} rounds × {args.repeat}")
+        print(f"# bench.looks: Python {platform.python_version()}, best of {ROUNDS} rounds of {args.repeat}")
         print(f"{'looks':>5}  {'µs per message':>14}  {'µs per look':>11}  frame bytes")
         for count in (1, 2, 4):
             looks = {Look(language, zone) for language, zone in LOOKS[:count]}
