@@ -14,8 +14,7 @@ import time
 from collections import Counter
 from typing import TYPE_CHECKING
 
-from django.conf import settings
-
+from .. import shared_redis
 from . import frames
 from .events import room_presence
 
@@ -133,8 +132,6 @@ class RedisPresence:
     """
 
     def __init__(self, process_id: str) -> None:
-        from .. import shared_redis
-
         self.process_id = process_id
         self.redis = shared_redis.client()
         self.published: dict[int, set[str]] = {}
@@ -186,4 +183,4 @@ class RedisPresence:
 
 
 def presence_store(process_id: str) -> LocalPresence | RedisPresence:
-    return RedisPresence(process_id) if settings.REDIS_URL else LocalPresence(process_id)
+    return RedisPresence(process_id) if shared_redis.configured() else LocalPresence(process_id)
