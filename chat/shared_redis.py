@@ -62,13 +62,20 @@ def client() -> redis.asyncio.Redis:
 
 
 def sync_client(timeout: float = TIMEOUT_SECONDS) -> redis.Redis:
-    """A blocking client (sync views, probes) whose calls give up after `timeout` seconds; `close()` closes its pool."""
-    return redis.Redis.from_pool(sync_pool(socket_timeout=timeout, socket_connect_timeout=timeout))
+    """A blocking client (sync views, probes) whose calls give up after `timeout` seconds; `close()` closes its pool.
+
+    With Sentinel, finding the master asks the sentinels in turn: each gets a share of `timeout`, so that a
+    host cut from all of them still gives up within it (measured: a 1 s /readyz took 3 s with 1 s each).
+    """
+    options = {"socket_timeout": timeout, "socket_connect_timeout": timeout}
+    share = timeout / max(1, len(settings.REDIS_SENTINELS))
+    return redis.Redis.from_pool(sync_pool({"socket_timeout": share, "socket_connect_timeout": share}, **options))
 
 
-def sync_pool(**options: Any) -> redis.ConnectionPool:
+def sync_pool(sentinel_timeouts: dict[str, float] | None = None, **options: Any) -> redis.ConnectionPool:
     if settings.REDIS_SENTINELS:
-        sentinel = redis.sentinel.Sentinel(settings.REDIS_SENTINELS, sentinel_kwargs=settings.REDIS_SENTINEL_KWARGS)
+        sentinel_kwargs = {**settings.REDIS_SENTINEL_KWARGS, **(sentinel_timeouts or {})}
+        sentinel = redis.sentinel.Sentinel(settings.REDIS_SENTINELS, sentinel_kwargs=sentinel_kwargs)
         return redis.sentinel.SentinelConnectionPool(
             settings.REDIS_SENTINEL_MASTER, sentinel, **settings.REDIS_MASTER_KWARGS, **options
         )

@@ -127,6 +127,12 @@ def test_the_chats_clients_ask_the_sentinels(settings):
     assert isinstance(pool, redis.sentinel.SentinelConnectionPool)
     assert (pool.service_name, pool.connection_kwargs["db"]) == ("chat", 2)
     assert pool.connection_kwargs["socket_timeout"] == 1
+    # Each sentinel gets a share of the timeout: a host cut from all of them still gives up within it.
+    [sentinel] = pool.sentinel_manager.sentinels
+    assert sentinel.connection_pool.connection_kwargs["socket_timeout"] == 1
+    settings.REDIS_SENTINELS = [("192.0.2.1", 26379), ("192.0.2.2", 26379)]
+    [first, _] = shared_redis.sync_client(timeout=1).connection_pool.sentinel_manager.sentinels
+    assert first.connection_pool.connection_kwargs["socket_timeout"] == 0.5
 
 
 async def test_the_chats_async_client_waits_for_a_free_sentinel_connection(settings):

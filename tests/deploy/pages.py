@@ -15,9 +15,12 @@ import re
 import time
 import uuid
 from collections import Counter
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 import websockets
+
+from .services import App
 
 MESSAGE = re.compile(r'data-seq="(\d+)".*?t=(\d+\.\d+) s=', re.S)
 LAST_CHANGE = re.compile(r'id="catch-up-last-change" name="last_change" value="(\d+)"')
@@ -189,3 +192,41 @@ def compare(pages: list[Page], stored: set[int], since: float) -> Figures:
         worst_delay=worst,
         worst_delay_page=worst_page,
     )
+
+
+def open_pages(apps: Iterable[App], room: dict) -> list[Page]:
+    """A page for each session of the room, spread over the apps in turn: the first of each app first."""
+    sessions, apps = room["sessions"], list(apps)
+    pages = []
+    for index, session in enumerate(sessions):
+        app = apps[index % len(apps)]
+        page = Page(
+            name=f"{app.place.host or 'local'}:{app.port}/reader{index}",
+            address=app.place.address,
+            port=app.port,
+            slug=room["slug"],
+            session=session,
+            origin="https://chat.test",
+            client_address=f"203.0.113.{index + 1}",
+        )
+        pages.append(page.start())
+    return pages
+
+
+async def until(check, limit: float, period: float = 0.1) -> bool:
+    deadline = time.monotonic() + limit
+    while time.monotonic() < deadline:
+        if check():
+            return True
+        await asyncio.sleep(period)
+    return check()
+
+
+async def send_steadily(senders: list[Page], rate: float, seconds: float, counter: list[int]) -> None:
+    """Message i leaves at start + i/rate, from the senders in turn; `counter[0]` counts them."""
+    start = time.monotonic()
+    while counter[0] < seconds * rate:
+        index = counter[0] % len(senders)
+        senders[index].send(index, counter[0])
+        counter[0] += 1
+        await asyncio.sleep(max(0.0, start + counter[0] / rate - time.monotonic()))

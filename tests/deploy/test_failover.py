@@ -9,61 +9,22 @@ import time
 
 import pytest
 
-from .conftest import Deployment
-from .pages import Page, compare
+from .pages import compare, open_pages, send_steadily, until
 
 pytestmark = pytest.mark.deploy
 
-RATE = 20  # messages a second, from one sender on each process
+RATE = 20  # messages a second, from one sender on each process (the first page of each)
 BEFORE, AFTER = 5.0, 15.0  # seconds of sending before the kill, and after it
 LIVE_WITHIN = 15.0  # seconds: every message reaches every page this soon after the kill (or its sending)
 
 
-def open_pages(deployment: Deployment) -> list[Page]:
-    sessions = deployment.room["sessions"]
-    apps = list(deployment.apps.values())
-    pages = []
-    for index, session in enumerate(sessions):
-        app = apps[index % len(apps)]
-        page = Page(
-            name=f"{app.place.host or 'local'}:{app.port}/reader{index}",
-            address=app.place.address,
-            port=app.port,
-            slug=deployment.room["slug"],
-            session=session,
-            origin="https://chat.test",
-            client_address=f"203.0.113.{index + 1}",
-        )
-        pages.append(page.start())
-    return pages
-
-
-async def until(check, limit: float, period: float = 0.1) -> bool:
-    deadline = time.monotonic() + limit
-    while time.monotonic() < deadline:
-        if check():
-            return True
-        await asyncio.sleep(period)
-    return check()
-
-
-async def send_steadily(senders: list[Page], seconds: float, counter: list[int]) -> None:
-    """Message i leaves at start + i/RATE, from the senders in turn."""
-    start = time.monotonic()
-    while counter[0] < seconds * RATE:
-        index = counter[0] % len(senders)
-        senders[index].send(index, counter[0])
-        counter[0] += 1
-        await asyncio.sleep(max(0.0, start + counter[0] / RATE - time.monotonic()))
-
-
 async def test_pages_on_both_processes_get_every_message_once_across_a_sentinel_failover(deployment):
-    pages = open_pages(deployment)
+    pages = open_pages(deployment.apps.values(), deployment.room)
     try:
         assert await until(lambda: all(p.opens for p in pages), 15), "pages did not open"
         senders = pages[:2]  # one on each process
         sent = [0]
-        sending = asyncio.create_task(send_steadily(senders, BEFORE + AFTER, sent))
+        sending = asyncio.create_task(send_steadily(senders, RATE, BEFORE + AFTER, sent))
         await asyncio.sleep(BEFORE)
 
         old_master = deployment.redis.master()
