@@ -1,7 +1,7 @@
 """Probes and metrics for whoever runs the site: /healthz, /readyz and /metrics.
 
 - /healthz: the process answers (no I/O): restart it if not.
-- /readyz: the database answers `SELECT 1` and, with REDIS_URL set, Redis answers PING
+- /readyz: the database answers `SELECT 1` and, with Redis configured, Redis answers PING
   within REDIS_TIMEOUT_SECONDS: send it traffic only then. Otherwise 503 naming what is down.
 - /metrics: this process's metrics (chat/metrics.py) in Prometheus's text format, to
   the machine itself (127.0.0.1, ::1) or to `Authorization: Bearer <CHAT_METRICS_TOKEN>`;
@@ -19,13 +19,13 @@ import ipaddress
 import logging
 from collections.abc import Callable
 
-import redis
 from django.conf import settings
 from django.db import connection
 from django.http import Http404, HttpRequest, HttpResponse
 from django.views.decorators.http import require_safe
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
+from . import shared_redis
 from .limits import client_address
 from .metrics import REGISTRY
 
@@ -82,13 +82,13 @@ def database_answers() -> bool:
 
 
 def redis_answers() -> bool:
-    """True without Redis (REDIS_URL unset: one process, in-memory layer and cache)."""
-    if not settings.REDIS_URL:
+    """True without Redis (neither REDIS_URL nor REDIS_SENTINELS: one process, in-memory layer and cache).
+
+    With Sentinel, PING goes to the master the sentinels name: "redis down" while none is named (a failover)."""
+    if not shared_redis.configured():
         return True
     # A client of its own, closed at once: the channel layer's pools belong to the event loop.
-    client = redis.Redis.from_url(
-        settings.REDIS_URL, socket_timeout=REDIS_TIMEOUT_SECONDS, socket_connect_timeout=REDIS_TIMEOUT_SECONDS
-    )
+    client = shared_redis.sync_client(timeout=REDIS_TIMEOUT_SECONDS)
     try:
         client.ping()
     except Exception:

@@ -58,10 +58,11 @@ _scripts: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
 
 
 def _shared_bucket_script():
-    """The token-bucket script on an asyncio Redis client of this event loop, or None without REDIS_URL."""
-    if not settings.REDIS_URL:
-        return None
+    """The token-bucket script on an asyncio Redis client of this event loop, or None without Redis."""
     from . import shared_redis
+
+    if not shared_redis.configured():
+        return None
 
     loop = asyncio.get_running_loop()
     script = _scripts.get(loop)
@@ -87,15 +88,14 @@ async def allow_frame(user_id: int) -> bool:
 
 
 def _shared_bucket_script_sync():
-    """The token-bucket script on this process's blocking Redis client, or None without REDIS_URL."""
+    """The token-bucket script on this process's blocking Redis client, or None without Redis."""
     global _sync_script
-    if not settings.REDIS_URL:
+    from . import shared_redis
+
+    if not shared_redis.configured():
         return None
     if _sync_script is None:
-        import redis
-
-        client = redis.Redis.from_url(settings.REDIS_URL, socket_timeout=2, socket_connect_timeout=2)
-        _sync_script = client.register_script(TOKEN_BUCKET_LUA)
+        _sync_script = shared_redis.sync_client(timeout=2).register_script(TOKEN_BUCKET_LUA)
     return _sync_script
 
 

@@ -3,8 +3,8 @@
 With no environment set, the site runs for local development: DEBUG on, SQLite
 (WAL) and the in-memory channel layer. Production sets DJANGO_DEBUG=0, which
 requires DJANGO_SECRET_KEY and DJANGO_ALLOWED_HOSTS and turns on HTTPS-only
-cookies, HSTS and the SSL redirect. DATABASE_URL and REDIS_URL switch to
-PostgreSQL and Redis.
+cookies, HSTS and the SSL redirect. DATABASE_URL and REDIS_URL (or REDIS_SENTINELS)
+switch to PostgreSQL and Redis.
 
 One module, as Django expects, of about 300 lines: each group of settings says where it is used.
 """
@@ -12,9 +12,12 @@ One module, as Django expects, of about 300 lines: each group of settings says w
 import json
 import os
 from pathlib import Path
+from typing import Any
 
 import dj_database_url
 from django.core.exceptions import ImproperlyConfigured
+
+from project import redis_env
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 
@@ -133,16 +136,23 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
 
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
-# Channel layer: in memory for one process, Redis for several.
+# Channel layer: in memory for one process, Redis for several: one server (REDIS_URL), or the master that Redis
+# Sentinel names (REDIS_SENTINELS, REDIS_SENTINEL_MASTER...; project/redis_env.py reads them). The chat's own
+# Redis clients (chat/shared_redis.py) follow the same settings.
 REDIS_URL = os.environ.get("REDIS_URL", "")
-if REDIS_URL:
+_sentinel = redis_env.sentinel_settings(os.environ)
+REDIS_SENTINELS: list[tuple[str, int]] = _sentinel["REDIS_SENTINELS"]
+REDIS_SENTINEL_MASTER: str = _sentinel["REDIS_SENTINEL_MASTER"]
+REDIS_SENTINEL_KWARGS: dict = _sentinel["REDIS_SENTINEL_KWARGS"]  # to the sentinels: timeouts, password
+REDIS_MASTER_KWARGS: dict = _sentinel["REDIS_MASTER_KWARGS"]  # to the master they name: db, password
+if REDIS_URL or REDIS_SENTINELS:
     CHANNEL_LAYERS = {
         "default": {
             "BACKEND": "channels_redis.core.RedisChannelLayer",
             "CONFIG": {
-                # redis-py 8 defaults socket_timeout to 5 s, which makes
-                # channels-redis drop every idle receive after about 5 s.
-                "hosts": [{"address": REDIS_URL, "socket_timeout": None}],
+                # With socket_timeout None (redis-py 8 defaults to 5 s, which makes
+                # channels-redis drop every idle receive after about 5 s).
+                "hosts": [redis_env.channel_layer_host(REDIS_URL, _sentinel)],
                 # One channel per process and room carries the whole room's traffic.
                 "capacity": 5000,
                 "expiry": 30,
@@ -183,9 +193,19 @@ STATIC_URL = "static/"
 STATICFILES_DIRS = [BASE_DIR / "static"]
 STATIC_ROOT = BASE_DIR / "staticfiles"
 
-# Cache: shared through Redis when there is one (login throttling must hold across processes).
+# Cache: shared through Redis when there is one (nothing in the chat uses it today: login failures are counted
+# in the database).
+CACHES: dict[str, dict[str, Any]]
 if REDIS_URL:
     CACHES = {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": REDIS_URL}}
+elif REDIS_SENTINELS:
+    CACHES = {
+        "default": {
+            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "LOCATION": "redis://sentinel",  # unused: the pool asks the sentinels for the master
+            "OPTIONS": {"pool_class": "chat.shared_redis.CachePool"},
+        }
+    }
 else:
     CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
 

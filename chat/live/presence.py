@@ -18,8 +18,7 @@ from collections import Counter
 from functools import partial
 from typing import TYPE_CHECKING
 
-from django.conf import settings
-
+from .. import shared_redis
 from ..looks import Look, PerLook
 from . import frames
 from .events import room_presence
@@ -145,8 +144,6 @@ class RedisPresence:
     """
 
     def __init__(self, process_id: str) -> None:
-        from .. import shared_redis
-
         self.process_id = process_id
         self.redis = shared_redis.client()
         self.published: dict[int, set[str]] = {}
@@ -208,4 +205,4 @@ def _names_and_looks(users: Counter) -> tuple[list[str], set[Look]]:
 
 
 def presence_store(process_id: str) -> LocalPresence | RedisPresence:
-    return RedisPresence(process_id) if settings.REDIS_URL else LocalPresence(process_id)
+    return RedisPresence(process_id) if shared_redis.configured() else LocalPresence(process_id)
