@@ -3,6 +3,7 @@ chat, so open pages update live; rooms and people have their own pages in the ch
 
 from django.contrib import admin, messages
 from django.http import HttpRequest
+from django.utils.translation import gettext_lazy
 
 from . import services
 from .live import events
@@ -49,7 +50,7 @@ class MessageAdmin(admin.ModelAdmin):
     def delete_model(self, request, obj: Message) -> None:
         self._delete(request, obj)
 
-    @admin.action(description="Delete the selected messages for everyone")
+    @admin.action(description=gettext_lazy("Delete the selected messages for everyone"))
     def delete_for_everyone(self, request, queryset) -> None:
         for message in queryset.select_related("room"):
             self._delete(request, message)

@@ -14,6 +14,7 @@ from channels.generic.websocket import AsyncWebsocketConsumer
 from django.conf import settings
 from django.utils import timezone, translation
 from django.utils.functional import Promise
+from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
 from . import limits, looks, memberships, rooms, services
@@ -80,7 +81,9 @@ class ChatConsumer(AsyncWebsocketConsumer):
         # replies (errors, composers) are rendered in it; what it sends a room, in each look of the room.
         self.use_look(looks.of_scope(self.scope, None))
         if not self.hub.take_slot(user.pk):  # counted before the first await: a burst cannot all pass
-            await self.refuse("Too many open chat tabs: close some and reload this one.", CLOSE_TOO_MANY_SOCKETS)
+            await self.refuse(
+                gettext("Too many open chat tabs: close some and reload this one."), CLOSE_TOO_MANY_SOCKETS
+            )
             return
         self._slot_of = user.pk
         slug = self.scope["url_route"]["kwargs"]["slug"]
@@ -119,7 +122,7 @@ class ChatConsumer(AsyncWebsocketConsumer):
         if not self.joined:
             return
         if not await limits.allow_frame(self.user_id):
-            await self.feed.reply(frames.error(TOO_FAST))
+            await self.feed.reply(frames.error(str(TOO_FAST)))
             return
         try:
             data = parse_frame(text_data, bytes_data)
@@ -189,7 +192,7 @@ class ChatConsumer(AsyncWebsocketConsumer):
         if not session_is_signed_in(self.scope["session_key"], self.user_id):
             return self.sign_out
         if not self.room_is_open and not rooms.is_member(self.room_id, self.user_id):
-            return lambda: self.revoke(members.REMOVED)
+            return lambda: self.revoke(str(members.REMOVED))
         return None
 
     async def revoke(self, reason: str) -> None:
@@ -213,26 +216,26 @@ class ChatConsumer(AsyncWebsocketConsumer):
 
 def parse_frame(text_data: str | None, bytes_data: bytes | None) -> dict[str, Any]:
     if text_data is None:
-        raise FrameError("Binary frames are not accepted.")
+        raise FrameError(gettext("Binary frames are not accepted."))
     if len(text_data) > settings.CHAT_MAX_FRAME_BYTES:
-        raise FrameError("That frame is too large.")
+        raise FrameError(gettext("That frame is too large."))
     try:
         data = json.loads(text_data)
     except (ValueError, RecursionError):
-        raise FrameError("That frame was not valid JSON.") from None
+        raise FrameError(gettext("That frame was not valid JSON.")) from None
     if not isinstance(data, dict):
-        raise FrameError("That frame was not a form.")
+        raise FrameError(gettext("That frame was not a form."))
     fields = {}
     for name in FIELDS:
         if name in data:
             value = data[name]
             if not isinstance(value, str):
-                raise FrameError(f"The field {name!r} must be text.")
+                raise FrameError(gettext("The field %(name)s must be text.") % {"name": repr(name)})
             if not value.isascii():
                 try:
                     value.encode()  # JSON can carry lone surrogates ("\ud800"), which no database stores
                 except UnicodeEncodeError:
-                    raise FrameError("That text contains characters that are not valid Unicode.") from None
+                    raise FrameError(gettext("That text contains characters that are not valid Unicode.")) from None
             fields[name] = value
     headers = data.get("HEADERS")
     if isinstance(headers, dict) and isinstance(headers.get("HX-Trigger"), str):

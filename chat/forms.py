@@ -3,6 +3,7 @@ from typing import cast
 from django import forms
 from django.contrib.auth import get_user_model
 from django.contrib.auth.forms import UserCreationForm
+from django.utils.translation import gettext, ngettext
 from django.utils.translation import gettext_lazy as _
 
 from . import limits, looks, profiles, rooms, text
@@ -14,23 +15,27 @@ MESSAGE_MAX_LENGTH = cast(int, Message._meta.get_field("body").max_length)
 RATE_LIMITED = "rate_limited"
 # What someone sending faster than the flood control allows is told (socket frames, and the forms that post
 # messages and reactions without JavaScript: limits.allow_post).
-TOO_FAST = "You are sending too fast. Wait a moment and try again."
+TOO_FAST = _("You are sending too fast. Wait a moment and try again.")
 
 
 def first_error(form: forms.Form) -> str:
     """The first thing wrong with a form, to show in one line (a composer's error area, a socket's error frame)."""
     for errors in form.errors.values():
         return str(errors[0])
-    return "Invalid input."
+    return gettext("Invalid input.")
 
 
 class RoomForm(forms.Form):
     """Creates a room (open unless `kind` says closed) or, given `room`, renames it."""
 
-    name = forms.CharField(label="Room name", max_length=80, strip=True)
+    name = forms.CharField(label=_("Room name"), max_length=80, strip=True)
     kind = forms.ChoiceField(
-        label="Who can see it",
-        choices=[(Room.Kind.OPEN, Room.Kind.OPEN.label), (Room.Kind.CLOSED, Room.Kind.CLOSED.label)],
+        label=_("Who can see it"),
+        # Room.Kind's labels, translated here (the model's are plain text).
+        choices=[
+            (Room.Kind.OPEN, _("Open: everyone can see and join it")),
+            (Room.Kind.CLOSED, _("Closed: only the members it is shared with")),
+        ],
         widget=forms.RadioSelect,
         required=False,  # a form without it (the name alone) creates an open room
     )
@@ -45,17 +50,18 @@ class RoomForm(forms.Form):
             self.fields["kind"].initial = Room.Kind.OPEN
 
     def clean_name(self) -> str:
-        name = text.clean_name(self.cleaned_data["name"], "A room name")
+        name = text.clean_name(self.cleaned_data["name"], gettext("A room name"))
         named = Room.objects.exclude(kind=Room.Kind.DIRECT)
         others = named.exclude(pk=self.room.pk) if self.room else named
         if others.filter(name__iexact=name).exists():
-            raise forms.ValidationError("A room with this name already exists.")
+            raise forms.ValidationError(gettext("A room with this name already exists."))
         return name
 
     def clean(self):
         if self.creator is not None and not self.errors and not limits.allow_new_room(self.creator.pk):
             raise forms.ValidationError(
-                "You have created many rooms in a short time. Wait a while before creating another.", code=RATE_LIMITED
+                gettext("You have created many rooms in a short time. Wait a while before creating another."),
+                code=RATE_LIMITED,
             )
         return super().clean()
 
@@ -79,8 +85,8 @@ class MessageForm(forms.Form):
         max_length=MESSAGE_MAX_LENGTH,
         strip=True,
         error_messages={
-            "required": "Type a message before sending.",
-            "max_length": "Messages can be at most %(limit_value)d characters (this one has %(show_value)d).",
+            "required": _("Type a message before sending."),
+            "max_length": _("Messages can be at most %(limit_value)d characters (this one has %(show_value)d)."),
         },
     )
     client_id = forms.UUIDField(required=False)
@@ -106,12 +112,12 @@ class ReactionForm(forms.Form):
     own value (a plain form without JavaScript; the ws extension sends the same value over the socket). Whether
     the emoji is offered and the message there is services.toggle_reaction's to say."""
 
-    reaction = forms.CharField(max_length=40, error_messages={"required": "That reaction is not offered."})
+    reaction = forms.CharField(max_length=40, error_messages={"required": _("That reaction is not offered.")})
 
     def clean_reaction(self) -> tuple[int, str]:
         message_id, _, emoji = self.cleaned_data["reaction"].partition(" ")
         if not (message_id.isascii() and message_id.isdigit() and len(message_id) < 19 and emoji):
-            raise forms.ValidationError("That reaction is not offered.")
+            raise forms.ValidationError(gettext("That reaction is not offered."))
         return int(message_id), emoji
 
 
@@ -137,13 +143,13 @@ class SignUpForm(UserCreationForm):
         self.fields["time_zone"].initial = looks.usual_zone(language)
 
     def clean_username(self) -> str:
-        self.cleaned_data["username"] = text.clean_name(self.cleaned_data["username"], "A username")
+        self.cleaned_data["username"] = text.clean_name(self.cleaned_data["username"], gettext("A username"))
         return super().clean_username()  # refuses a name taken in another case too
 
     def clean(self):
         if not self.errors and not limits.allow_sign_up(self.address):
             raise forms.ValidationError(
-                "Many accounts were created from your network just now. Wait a few minutes and try again.",
+                gettext("Many accounts were created from your network just now. Wait a few minutes and try again."),
                 code=RATE_LIMITED,
             )
         return super().clean()
@@ -158,10 +164,10 @@ class DirectRoomForm(forms.Form):
     """Start (or find again) a direct conversation by picking people."""
 
     people = PeopleField(
-        label="With whom",
+        label=_("With whom"),
         queryset=get_user_model().objects.none(),
         widget=forms.CheckboxSelectMultiple,
-        error_messages={"required": "Pick at least one person."},
+        error_messages={"required": _("Pick at least one person.")},
     )
 
     def __init__(self, *args, user, **kwargs) -> None:
@@ -172,7 +178,10 @@ class DirectRoomForm(forms.Form):
     def clean_people(self) -> list:
         people = list(self.cleaned_data["people"])
         if len(people) > rooms.DIRECT_MAX_PEOPLE - 1:
-            raise forms.ValidationError(f"Pick at most {rooms.DIRECT_MAX_PEOPLE - 1} people.")
+            most = rooms.DIRECT_MAX_PEOPLE - 1
+            raise forms.ValidationError(
+                ngettext("Pick at most %(most)d person.", "Pick at most %(most)d people.", most) % {"most": most}
+            )
         return people
 
 
@@ -182,5 +191,5 @@ class MemberForm(forms.Form):
     ACTIONS = ("add", "remove", "make_admin")
     action = forms.ChoiceField(choices=[(action, action) for action in ACTIONS])
     user = forms.ModelChoiceField(
-        queryset=get_user_model().objects.all(), error_messages={"invalid_choice": "No such person."}
+        queryset=get_user_model().objects.all(), error_messages={"invalid_choice": _("No such person.")}
     )

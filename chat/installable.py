@@ -12,6 +12,7 @@ from typing import Any
 from django.contrib.staticfiles import finders
 from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.templatetags.static import static
+from django.utils.translation import gettext, pgettext
 from django.views.decorators.cache import cache_control
 from django.views.decorators.http import require_safe
 
@@ -30,9 +31,9 @@ def manifest_data() -> dict[str, Any]:
 
     return {
         "id": "/",
-        "name": "Chat",
-        "short_name": "Chat",
-        "description": "Group chat in real time.",
+        "name": pgettext("site name", "Chat"),
+        "short_name": pgettext("site name", "Chat"),
+        "description": gettext("Group chat in real time."),
         "start_url": "/",
         "scope": "/",
         "display": "standalone",

@@ -25,8 +25,9 @@ from django.db.models import Max, Sum
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 from django.utils import timezone
+from django.utils.translation import gettext_lazy
 
-LOCKED_OUT = "Too many failed attempts. Wait 15 minutes and try again."
+LOCKED_OUT = gettext_lazy("Too many failed attempts. Wait 15 minutes and try again.")
 
 
 def username_key(request: HttpRequest, credentials: dict | None) -> str:

@@ -16,6 +16,7 @@ from django.db.models.functions import Lower
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
+from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_http_methods, require_POST
 
 from . import invitations, limits, login_throttle
@@ -23,7 +24,7 @@ from .forms import SignUpForm
 from .people_forms import PersonForm, UnlockForm
 from .views import form_status
 
-NO_SUCH_LINK = "No such join link: it is mistyped, or it was replaced by a new one."
+NO_SUCH_LINK = gettext_lazy("No such join link: it is mistyped, or it was replaced by a new one.")
 
 
 def _sign_up(request: HttpRequest, code: str | None) -> HttpResponse:

@@ -24,6 +24,7 @@ from django.db import IntegrityError, transaction
 from django.db.models import Q, QuerySet
 from django.http import Http404
 from django.utils.text import slugify
+from django.utils.translation import gettext
 
 from . import log_layout, profiles, services
 from .models import Membership, Message, Room
@@ -88,7 +89,9 @@ def direct_room(creator, others: list) -> Room:
     """The direct conversation of the creator and `others` (1 to 7 people): the existing one, or a new one."""
     people = {creator.pk: creator, **{person.pk: person for person in others}}
     if not 2 <= len(people) <= DIRECT_MAX_PEOPLE:
-        raise NotAllowed(f"A direct conversation is between 2 and {DIRECT_MAX_PEOPLE} people.")
+        raise NotAllowed(
+            gettext("A direct conversation is between 2 and %(most)d people.") % {"most": DIRECT_MAX_PEOPLE}
+        )
     key = "-".join(str(pk) for pk in sorted(people))
     existing = Room.objects.filter(direct_key=key).first()
     if existing is not None:
@@ -107,7 +110,7 @@ def direct_room(creator, others: list) -> Room:
 
 def check_can_rename(room: Room, user) -> None:
     if not room.is_admin(user):
-        raise NotAllowed("Only the room's admins can rename it.")
+        raise NotAllowed(gettext("Only the room's admins can rename it."))
 
 
 def rename_room(room: Room, user, name: str) -> Room:
@@ -122,7 +125,7 @@ def rename_room(room: Room, user, name: str) -> Room:
 
 def check_can_manage_members(room: Room, user) -> None:
     if room.kind != Room.Kind.CLOSED or not room.is_admin(user):
-        raise NotAllowed("Only the room's admins can add and remove its members.")
+        raise NotAllowed(gettext("Only the room's admins can add and remove its members."))
 
 
 def members(room: Room) -> list[Membership]:
@@ -153,11 +156,11 @@ class MembershipChange:
 def add_member(room: Room, actor, user) -> MembershipChange:
     check_can_manage_members(room, actor)
     if not user.is_active:
-        raise NotAllowed("That account is deactivated.")
+        raise NotAllowed(gettext("That account is deactivated."))
     with transaction.atomic():
         _, created = Membership.objects.get_or_create(user=user, room=room, defaults={"last_read_seq": 0})
         if not created:
-            raise NotAllowed("They are already a member.")
+            raise NotAllowed(gettext("They are already a member."))
         entry = _log(room, actor, Message.Kind.ADDED, user)
         # What was said before they came is not news to them.
         Membership.objects.filter(user=user, room=room).update(last_read_seq=entry.seq - 1)
@@ -167,10 +170,10 @@ def add_member(room: Room, actor, user) -> MembershipChange:
 def remove_member(room: Room, actor, user) -> MembershipChange:
     check_can_manage_members(room, actor)
     if user.pk == actor.pk:
-        raise NotAllowed("To leave the room, use Leave.")
+        raise NotAllowed(gettext("To leave the room, use Leave."))
     with transaction.atomic():
         if not Membership.objects.filter(user=user, room=room).delete()[0]:
-            raise NotAllowed("They are not a member.")
+            raise NotAllowed(gettext("They are not a member."))
         entry = _log(room, actor, Message.Kind.REMOVED, user)
     return MembershipChange(entry, user.pk, listed=False)
 
@@ -178,16 +181,16 @@ def remove_member(room: Room, actor, user) -> MembershipChange:
 def make_admin(room: Room, actor, user) -> None:
     check_can_manage_members(room, actor)
     if not Membership.objects.filter(user=user, room=room).update(role=Membership.Role.ADMIN):
-        raise NotAllowed("They are not a member.")
+        raise NotAllowed(gettext("They are not a member."))
 
 
 def leave(room: Room, user) -> MembershipChange:
     """Anyone leaves an open or closed room: it leaves their sidebar (and a closed one, their reach)."""
     if room.is_direct:
-        raise NotAllowed("A direct conversation cannot be left.")
+        raise NotAllowed(gettext("A direct conversation cannot be left."))
     with transaction.atomic():
         if not Membership.objects.filter(user=user, room=room).delete()[0]:
-            raise NotAllowed("You are not in this room.")
+            raise NotAllowed(gettext("You are not in this room."))
         entry = _log(room, user, Message.Kind.LEFT, user) if room.kind == Room.Kind.CLOSED else None
     return MembershipChange(entry, user.pk, listed=False)
 

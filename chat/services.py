@@ -12,6 +12,7 @@ from django.db import IntegrityError, transaction
 from django.db.models import F, Prefetch
 from django.utils import timezone
 from django.utils.safestring import mark_safe
+from django.utils.translation import gettext, pgettext
 
 from . import formatting, log_layout, mentions, profiles
 from .metrics import MESSAGES_STORED
@@ -107,7 +108,7 @@ def get_message(room: Room, message_id: int) -> Message:
     try:
         return Message.objects.select_related("room").get(room=room, pk=message_id, kind=Message.Kind.TEXT)
     except (Message.DoesNotExist, ValueError, TypeError):
-        raise NotAllowed("That message does not exist.") from None
+        raise NotAllowed(gettext("That message does not exist.")) from None
 
 
 def _touch(message: Message, **fields) -> Message:
@@ -123,13 +124,13 @@ def check_can_edit(message: Message, user) -> None:
     """Raises NotAllowed unless the user may edit the message now: its author within a day, or the site admin
     (moderating, e.g. from Django's admin)."""
     if message.deleted_at is not None:
-        raise NotAllowed("That message was deleted.")
+        raise NotAllowed(gettext("That message was deleted."))
     if user.is_superuser:
         return
     if message.author_id != user.pk:
-        raise NotAllowed("You can only edit your own messages.")
+        raise NotAllowed(gettext("You can only edit your own messages."))
     if timezone.now() - message.created_at > EDIT_WINDOW:
-        raise NotAllowed("Messages can only be edited for 24 hours.")
+        raise NotAllowed(gettext("Messages can only be edited for 24 hours."))
 
 
 def edit_message(message: Message, user, body: str) -> Message:
@@ -142,7 +143,7 @@ def edit_message(message: Message, user, body: str) -> Message:
 
 def delete_message(message: Message, user) -> Message:
     if message.author_id != user.pk and not message.room.is_admin(user):
-        raise NotAllowed("Only the author or the room's admin can delete a message.")
+        raise NotAllowed(gettext("Only the author or the room's admin can delete a message."))
     if message.deleted_at is not None:
         return with_display(Message.objects.filter(pk=message.pk))[0]
     with transaction.atomic():
@@ -154,9 +155,9 @@ def delete_message(message: Message, user) -> Message:
 
 def toggle_reaction(message: Message, user, emoji: str) -> Message:
     if emoji not in REACTIONS:
-        raise NotAllowed("That reaction is not offered.")
+        raise NotAllowed(gettext("That reaction is not offered."))
     if message.deleted_at is not None:
-        raise NotAllowed("That message was deleted.")
+        raise NotAllowed(gettext("That message was deleted."))
     with transaction.atomic():
         removed, _ = Reaction.objects.filter(message=message, user=user, emoji=emoji).delete()
         if not removed:
@@ -278,7 +279,9 @@ def typing_text(names: list[str]) -> str:
     if not names:
         return ""
     if len(names) == 1:
-        return f"{names[0]} is typing…"
+        return gettext("%(name)s is typing…") % {"name": names[0]}
     if len(names) <= 3:
-        return f"{', '.join(names[:-1])} and {names[-1]} are typing…"
-    return "Several people are typing…"
+        # "Ann, Bob and Cy": the separator between all but the last two names is the language's own.
+        others = pgettext("list separator", ", ").join(names[:-1])
+        return gettext("%(names)s and %(last)s are typing…") % {"names": others, "last": names[-1]}
+    return gettext("Several people are typing…")

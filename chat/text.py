@@ -15,6 +15,7 @@ import unicodedata
 
 import regex
 from django.core.exceptions import ValidationError
+from django.utils.translation import gettext
 
 # Characters that show nothing: format and control characters, default-ignorable code
 # points (U+200B, U+3164 Hangul filler, ...), spaces, and the blank Braille pattern.
@@ -58,14 +59,16 @@ def clean_name(value: str, what: str) -> str:
     name = unicodedata.normalize("NFKC", value).strip()
     if HIDDEN_IN_NAME.search(name):
         raise ValidationError(
-            "%(what)s cannot contain invisible or text-direction characters.", code="invisible", params={"what": what}
+            gettext("%(what)s cannot contain invisible or text-direction characters."),
+            code="invisible",
+            params={"what": what},
         )
     if not has_visible_text(name):
-        raise ValidationError("%(what)s must contain letters or digits.", code="empty", params={"what": what})
+        raise ValidationError(gettext("%(what)s must contain letters or digits."), code="empty", params={"what": what})
     scripts = scripts_of(name)
     if len(scripts) > 1 and not any(scripts <= mix for mix in ALLOWED_MIXES):
         raise ValidationError(
-            "%(what)s mixes alphabets (%(scripts)s): it could pass for another name. Use one alphabet.",
+            gettext("%(what)s mixes alphabets (%(scripts)s): it could pass for another name. Use one alphabet."),
             code="mixed_scripts",
             params={"what": what, "scripts": ", ".join(sorted(scripts))},
         )

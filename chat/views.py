@@ -7,6 +7,7 @@ from django.core.exceptions import NON_FIELD_ERRORS
 from django.core.paginator import Paginator
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseForbidden
 from django.shortcuts import redirect, render
+from django.utils.translation import gettext
 from django.views.decorators.http import require_http_methods, require_POST
 from django_htmx.middleware import HtmxDetails
 
@@ -147,7 +148,7 @@ def history(request: HtmxHttpRequest, slug: str) -> HttpResponse:
     try:
         before = int(request.GET.get("before", ""))
     except ValueError:
-        return HttpResponse("A numeric 'before' is required.", status=400)
+        return HttpResponse(gettext("A numeric 'before' is required."), status=400)
     messages, has_older = services.messages_before(room, before_id=before)
     context = {"room": room, "messages": messages, "has_older": has_older}
     return fragment_or_room_page(request, room, "chat/_history.html", context)
@@ -199,7 +200,7 @@ def react(request: HtmxHttpRequest, slug: str) -> HttpResponse:
     if not form.is_valid():
         return HttpResponse(first_error(form), status=400)
     if not limits.allow_post(cast(int, request.user.pk)):
-        return HttpResponse(TOO_FAST, status=429)
+        return HttpResponse(str(TOO_FAST), status=429)
     message_id, emoji = form.cleaned_data["reaction"]
     try:
         message = services.toggle_reaction(services.get_message(room, message_id), request.user, emoji)

@@ -17,9 +17,10 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Awaitable, Callable
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, cast
 
 from channels.db import database_sync_to_async
+from django.utils.translation import gettext_lazy
 
 from .. import looks, rooms
 from ..looks import rendering
@@ -31,7 +32,8 @@ if TYPE_CHECKING:
 
 logger = logging.getLogger(__name__)
 
-REMOVED = "You are no longer a member of this room."
+# Lazy: in the language active where it is rendered (a str to the sockets that pass it on).
+REMOVED = cast(str, gettext_lazy("You are no longer a member of this room."))
 
 
 class Members:
