@@ -37,7 +37,7 @@ def test_japanese_and_english_readers_share_a_room_each_in_their_language_and_zo
     sign_up(hanako, server.url, hanako_name)  # the sign-up form offered Tokyo's zone for a Japanese browser
     expect(hanako.locator("html")).to_have_attribute("lang", "ja")
     room_url = create_room(hanako, unique("教室"))
-    expect(hanako.locator("#connection-status")).to_have_text("接続済み")
+    expect(hanako.locator("#connection-status .status-live")).to_have_text("接続済み")
     expect(hanako.locator("#chat-form button[type=submit]")).to_have_text("送信")
 
     bob = new_page(locale="en-US", timezone_id=NEW_YORK)
@@ -49,7 +49,7 @@ def test_japanese_and_english_readers_share_a_room_each_in_their_language_and_zo
     bob.click("form.stacked-form button[type=submit]")
     bob.goto(room_url)
     wait_live(bob)
-    expect(bob.locator("#connection-status")).to_have_text("Live")
+    expect(bob.locator("#connection-status .status-live")).to_have_text("Live")
 
     # Presence and typing, each rendered in the reader's language.
     expect(hanako.locator("#presence li")).to_have_count(2, timeout=5000)
@@ -92,7 +92,8 @@ def test_japanese_and_english_readers_share_a_room_each_in_their_language_and_zo
     hanako.reload()
     wait_live(hanako)
     expect(hanako.locator("html")).to_have_attribute("lang", "en")
-    expect(hanako.locator("#connection-status")).to_have_text("Live")
+    expect(hanako.locator("#connection-status .status-live")).to_have_text("Live")
+    bob.wait_for_timeout(2100)  # "typing" goes at most once per 2 s, and bob typed "hel" less than 2 s ago
     bob.locator("#chat-message-input").press_sequentially("lo")
     expect(hanako.locator("#typing-indicator")).to_have_text(f"{bob_name} is typing…", timeout=3000)
     send(bob, "good morning from New York")
