@@ -19,7 +19,7 @@ HOST ?= 127.0.0.1
 PORT ?= 8000
 PG_URL ?= postgres://postgres@127.0.0.1:5432/test
 
-.PHONY: run test test-sqlite test-postgres lint services chromium venv migrate bench vendor clean print-python
+.PHONY: run test test-sqlite test-postgres lint services chromium venv migrate bench vendor messages clean print-python
 
 # Shell: sets p to the interpreter, or says what is missing and fails.
 CHECK_PYTHON = p='$(PYTHON)'; \
@@ -89,6 +89,13 @@ bench/.uvicorn/.installed: bench/uvicorn-requirements.txt | venv
 
 vendor:
 	npm ci && npm run vendor
+
+# Translations (README "Languages and time zones"): collect the texts into locale/*/LC_MESSAGES/django.po, then
+# compile the .mo files that are committed beside them.
+messages: venv
+	@command -v msgfmt >/dev/null || (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq gettext)
+	$(BIN)/python manage.py makemessages --all --ignore=.venv --ignore=node_modules --ignore=bench --ignore=tests --ignore=staticfiles
+	$(BIN)/python manage.py compilemessages --ignore=.venv
 
 clean:
 	rm -rf $(VENV) .pytest_cache .hypothesis .ruff_cache .test-db.sqlite3*
