@@ -11,6 +11,7 @@ from django.contrib.auth import get_user_model
 from django.core.cache import cache
 from django.db import connections
 from django.test import Client
+from django.utils import timezone, translation
 from playwright.sync_api import sync_playwright
 
 from chat import limits, rooms
@@ -29,6 +30,16 @@ def fresh_channel_layer_and_cache():
     limits._local.buckets.clear()  # this process's token buckets: user ids repeat from test to test
     yield
     channel_layers.backends.clear()
+
+
+@pytest.fixture(autouse=True)
+def site_language_and_zone():
+    """A request through the test client leaves its reader's language and zone active in this thread (as
+    LocaleMiddleware does: a server runs each request in a context of its own); the next test starts from the
+    site's."""
+    yield
+    translation.deactivate()
+    timezone.deactivate()
 
 
 @pytest.fixture(autouse=True)
