@@ -10,6 +10,10 @@ what a chat server does, and on uvloop each write costs the event loop about hal
 as much (bench/README.md). uvloop has no Windows build and does not run on PyPy
 (requirements.txt installs it only where it runs): there the server runs on
 asyncio's own loop, slower but otherwise the same.
+
+On SIGTERM the process drains (project/drain.py): it stops listening, drops every
+socket so that pages reconnect to another process, lets requests in flight finish,
+and exits within 5 s.
 """
 
 import asyncio
@@ -103,7 +107,11 @@ def main() -> None:
     limit_request_bodies(settings.CHAT_MAX_REQUEST_BYTES)
     from daphne.cli import CommandLineInterface
 
-    CommandLineInterface().run([*DEFAULTS, *sys.argv[1:]])
+    from project.drain import DrainingServer
+
+    cli = CommandLineInterface()
+    cli.server_class = DrainingServer
+    cli.run([*DEFAULTS, *sys.argv[1:]])
 
 
 if __name__ == "__main__":
