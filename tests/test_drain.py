@@ -4,8 +4,10 @@ htmx ws extension retries, and reconnects elsewhere), lets requests in flight fi
 from __future__ import annotations
 
 import asyncio
+import shutil
 import signal
 import socket
+import subprocess
 import threading
 import time
 import urllib.error
@@ -75,5 +77,17 @@ def test_a_request_in_flight_when_sigterm_arrives_is_answered(live_db, live_dir)
         assert answers == [(503, "redis down\n")]  # daphne alone cancels it: the connection drops unanswered
         server.process.wait(5)
         assert time.monotonic() - signalled < 5
+    finally:
+        server.stop()
+
+
+@pytest.mark.skipif(shutil.which("ss") is None, reason="no ss (iproute2) here")
+def test_the_server_queues_a_reconnect_storm_instead_of_resetting_it(live_db, live_dir):
+    """When a process stops, its pages all reconnect to the others at once: Twisted's default listen backlog (50)
+    overflowed with 200 and nginx got resets (502). `ss` shows a listening socket's backlog as its Send-Q."""
+    server = Daphne(server_env(live_db), live_dir).start()
+    try:
+        listing = subprocess.run(["ss", "-ltnH", f"sport = :{server.port}"], capture_output=True, text=True).stdout
+        assert listing.split()[2] == "1024", listing
     finally:
         server.stop()
