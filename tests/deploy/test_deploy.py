@@ -4,8 +4,9 @@ PostgreSQL, Redis), under load through a rolling restart of every server process
 Two Chromiums chat across processes; 200 raw sockets (tests/deploy/load.py: they speak the page's
 protocol) and the two browsers sit in one room while 20 messages a second are sent into it and each
 server process in turn is stopped (SIGTERM: it drains) and started again. Every page must end with every
-message exactly once, and be live again within 10 s of its process being stopped. Then: hashed static
-files cached for a year, /readyz with Redis stopped and started, /metrics and `chat_stats`.
+message exactly once, and be live again within 10 s of its process being stopped. Also: hashed static
+files cached for a year, an attached file sent by nginx once the app said yes (X-Accel-Redirect), /readyz
+with Redis stopped and started, /metrics and `chat_stats`.
 
 Only with `-m deploy` (make test-deploy): it takes a few minutes.
 """
@@ -248,6 +249,27 @@ def test_rolling_restart_under_load_loses_and_repeats_nothing(deployment):
         expect(b.locator("#chat-log .message-body").last).to_have_text("hello from A")
         send(b, "hello from B")
         expect(a.locator("#chat-log .message-body").last).to_have_text("hello from B")
+
+        # An attached file: the app checks who asks, nginx sends the bytes (X-Accel-Redirect to an internal location).
+        content = "notes for the class\n" * 100
+        a.set_input_files(
+            "#attach-files-input", [{"name": "notes.txt", "mimeType": "text/plain", "buffer": content.encode()}]
+        )
+        a.locator("form.attach-form").evaluate("form => form.requestSubmit()")
+        link = b.locator("#chat-log a[href*='/files/']").last
+        expect(link).to_be_attached(timeout=10_000)
+        download = b_context.request.get(url + link.get_attribute("href"))
+        assert download.status == 200 and download.text() == content
+        assert download.headers["accept-ranges"] == "bytes"  # nginx's static sending, not Django's FileResponse
+        assert download.headers["content-security-policy"] == "default-src 'none'; sandbox"
+        assert "attachment" in download.headers["content-disposition"]
+        media = deployment.state / "media"
+        stored = next(path for path in media.rglob("*") if path.is_file()).relative_to(media)
+        assert deployment.get(f"/protected-files/{stored}")[0] == 404  # internal: only through the app
+        outsider = b.context.browser.new_context(ignore_https_errors=True)
+        assert outsider.request.get(url + link.get_attribute("href")).status in (302, 404)  # signed out
+        outsider.close()
+
         for page in (a, b):
             page.evaluate(RECORD_SOCKET)
 
