@@ -204,7 +204,7 @@ stop() {
     [ -f "$STATE/ports" ] || { say "nothing to stop in $STATE"; return 0; }
     load_ports
     if alive "$STATE/run/nginx.pid"; then
-        "$NGINX" -q -p "$STATE/nginx" -c "$STATE/nginx/nginx.conf" -s quit
+        "$NGINX" -q -p "$STATE/nginx" -c "$STATE/nginx/nginx.conf" -s quit 2>/dev/null
         for _ in $(seq 1 100); do alive "$STATE/run/nginx.pid" || break; sleep 0.05; done
     fi
     local port
