@@ -19,7 +19,8 @@ HOST ?= 127.0.0.1
 PORT ?= 8000
 PG_URL ?= postgres://postgres@127.0.0.1:5432/test
 
-.PHONY: run test test-sqlite test-postgres lint services chromium venv migrate bench vendor messages clean print-python
+.PHONY: run test test-sqlite test-postgres test-deploy deploy-local deploy-local-stop lint services chromium venv migrate \
+	bench vendor messages clean print-python
 
 # Shell: sets p to the interpreter, or says what is missing and fails.
 CHECK_PYTHON = p='$(PYTHON)'; \
@@ -74,6 +75,21 @@ test-sqlite: venv
 test-postgres: venv
 	DATABASE_URL=$(PG_URL) $(BIN)/pytest -m "not browser and not live"
 
+# The production setup on this machine (deploy/local.sh): nginx with TLS, two server processes with
+# DJANGO_DEBUG=0, PostgreSQL, a Redis of its own; prints the address. State, logs and certificate in .deploy-local/.
+deploy-local: venv services
+	@command -v nginx >/dev/null || test -x /usr/sbin/nginx || (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq nginx-light)
+	PYTHON=$(abspath $(BIN)/python) deploy/local.sh start
+
+deploy-local-stop:
+	PYTHON=$(abspath $(BIN)/python) deploy/local.sh stop
+
+# The deployment under load (tests/deploy/): a rolling restart of every server process behind nginx while
+# browsers and 200 sockets chat. Apart from `make test`: it takes a few minutes and runs nginx.
+test-deploy: venv services chromium
+	@command -v nginx >/dev/null || test -x /usr/sbin/nginx || (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq nginx-light)
+	PYTHON=$(abspath $(BIN)/python) $(BIN)/pytest -m deploy tests/deploy
+
 # Fan-out benchmarks (bench/README.md): `make bench`, `make bench ARGS=--quick`, `make bench ARGS="--json out.json"`.
 # Each run starts and stops its own Redis on a free port; only redis-server must be installed.
 ARGS ?=
@@ -100,4 +116,4 @@ messages: venv
 	$(BIN)/python manage.py compilemessages --ignore=.venv
 
 clean:
-	rm -rf $(VENV) .pytest_cache .hypothesis .ruff_cache .test-db.sqlite3*
+	rm -rf $(VENV) .pytest_cache .hypothesis .ruff_cache .test-db.sqlite3* .deploy-local

@@ -10,6 +10,10 @@ what a chat server does, and on uvloop each write costs the event loop about hal
 as much (bench/README.md). uvloop has no Windows build and does not run on PyPy
 (requirements.txt installs it only where it runs): there the server runs on
 asyncio's own loop, slower but otherwise the same.
+
+On SIGTERM the process drains (project/drain.py): it stops listening, drops every
+socket so that pages reconnect to another process, lets requests in flight finish,
+and exits within 5 s.
 """
 
 import asyncio
@@ -79,6 +83,31 @@ def limit_request_bodies(limit: int) -> None:
     http_protocol.WebRequest = LimitedRequest
 
 
+# Connections waiting to be accepted. When a process stops, its pages all reconnect to the others within
+# about a second: with Twisted's default (50), 200 of them overflowed the queue (the kernel's
+# ListenOverflows), nginx got resets instead of answers (502) and those pages waited out a backoff.
+# The kernel caps it at net.core.somaxconn (4096 on Debian 12).
+LISTEN_BACKLOG = 1024
+
+
+def with_backlog(endpoint: str) -> str:
+    """A daphne endpoint description (`tcp:port=8001:interface=127.0.0.1`) with LISTEN_BACKLOG, unless it has one."""
+    if endpoint.startswith(("tcp:", "tcp6:", "unix:")) and "backlog=" not in endpoint:
+        return f"{endpoint}:backlog={LISTEN_BACKLOG}"
+    return endpoint
+
+
+def server_class() -> type:
+    """daphne's Server, draining on SIGTERM (project/drain.py) and listening with LISTEN_BACKLOG."""
+    from project.drain import DrainingServer
+
+    class Server(DrainingServer):
+        def __init__(self, *args, endpoints=None, **kwargs) -> None:
+            super().__init__(*args, endpoints=[with_backlog(e) for e in endpoints or []], **kwargs)
+
+    return Server
+
+
 def choose_event_loop() -> str:
     """Make the loops asyncio creates from now on uvloop's, when uvloop is installed; returns the loop's name.
 
@@ -103,7 +132,9 @@ def main() -> None:
     limit_request_bodies(settings.CHAT_MAX_REQUEST_BYTES)
     from daphne.cli import CommandLineInterface
 
-    CommandLineInterface().run([*DEFAULTS, *sys.argv[1:]])
+    cli = CommandLineInterface()
+    cli.server_class = server_class()
+    cli.run([*DEFAULTS, *sys.argv[1:]])
 
 
 if __name__ == "__main__":

@@ -191,7 +191,8 @@ USE_TZ = True
 
 STATIC_URL = "static/"
 STATICFILES_DIRS = [BASE_DIR / "static"]
-STATIC_ROOT = BASE_DIR / "staticfiles"
+# Where `collectstatic` copies them for the web server (deploy/: nginx serves /static/ from here).
+STATIC_ROOT = Path(os.environ.get("DJANGO_STATIC_ROOT") or BASE_DIR / "staticfiles")
 
 # Cache: shared through Redis when there is one (nothing in the chat uses it today: login failures are counted
 # in the database).
@@ -249,7 +250,13 @@ STORAGES = {
         "BACKEND": os.environ.get("CHAT_FILE_STORAGE") or "django.core.files.storage.FileSystemStorage",
         "OPTIONS": json.loads(os.environ.get("CHAT_FILE_STORAGE_OPTIONS") or "{}"),
     },
-    "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
+    # In production `{% static %}` names files by their content (css/chat.<hash>.css, from the manifest that
+    # collectstatic writes), so the web server lets browsers keep them for a year; while debugging (and in
+    # the tests) files are found where they are, without collectstatic.
+    "staticfiles": {
+        "BACKEND": "django.contrib.staticfiles.storage."
+        + ("StaticFilesStorage" if DEBUG else "ManifestStaticFilesStorage")
+    },
 }
 CHAT_MAX_UPLOAD_BYTES = int(os.environ.get("CHAT_MAX_UPLOAD_BYTES", str(10 * 1024 * 1024)))  # each file
 CHAT_MAX_ATTACHMENTS = int(os.environ.get("CHAT_MAX_ATTACHMENTS", "10"))  # files per message

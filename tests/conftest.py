@@ -21,6 +21,17 @@ from .live import CHROMIUM, CHROMIUM_ARGS, Daphne, create_site_admin, free_port,
 _names = itertools.count(1)
 
 
+def pytest_collection_modifyitems(config, items):
+    """Tests marked `deploy` (tests/deploy/: minutes, nginx, a rolling restart) run only when asked for by
+    name, `-m deploy` (make test-deploy), never as part of `pytest` or another -m selection."""
+    if "deploy" in (config.option.markexpr or ""):
+        return
+    deploy = [item for item in items if item.get_closest_marker("deploy")]
+    if deploy:
+        config.hook.pytest_deselected(items=deploy)
+        items[:] = [item for item in items if not item.get_closest_marker("deploy")]
+
+
 @pytest.fixture(autouse=True)
 def fresh_channel_layer_and_cache():
     """Each test gets its own channel layer (and so its own event-loop-bound queues), an empty cache and fresh

@@ -1,12 +1,12 @@
 """A deployment of the chat on simulated separate hosts: a data host (PostgreSQL; Redis, its replica and three
 sentinels) and two app hosts, each a network namespace (netns.py); on 127.0.0.1 where namespaces are not
-available. Tests marked `deploy` run only when asked for (`pytest -m deploy`): they need root and minutes."""
+available. Tests marked `deploy` run only when asked for (`pytest -m deploy`, tests/conftest.py): they need root
+and minutes."""
 
 from __future__ import annotations
 
 import itertools
 import os
-import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 
@@ -18,15 +18,6 @@ from .services import App, Place, Postgres, SentinelCluster, app_env, set_up_roo
 APP_ADDRESSES = {"app1": f"{netns.SUBNET}.11", "app2": f"{netns.SUBNET}.12"}
 PEOPLE = 12  # accounts (and sessions): one page each
 _databases = itertools.count(1)
-
-
-def pytest_collection_modifyitems(config, items):
-    if re.search(r"(?<!not )\bdeploy\b", config.getoption("markexpr") or ""):
-        return
-    skip = pytest.mark.skip(reason="a deployment test: run it with -m deploy (needs root)")
-    for item in items:
-        if item.get_closest_marker("deploy"):
-            item.add_marker(skip)
 
 
 @dataclass
