@@ -14,6 +14,8 @@ from typing import Any
 
 from django.conf import settings
 
+from . import shared_redis
+
 logger = logging.getLogger(__name__)
 
 # Token bucket in Redis, on Redis's clock, so that every process shares one bucket per user.
@@ -55,13 +57,21 @@ class LocalBuckets:
 
 _local = LocalBuckets()
 _scripts: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+# A frame waits this long at most for its token from Redis, which answers within a millisecond when it is there;
+# then it is limited by this process's bucket, as every frame is for shared_redis.AWAY_SECONDS after a failure.
+# Measured on a host cut from Redis: the client's own timeout (2 s) let the first frame wait 2 s, and the next
+# call, which connects anew through the sentinels, waited the rest of the 10 s cut (one failure logged in 10 s).
+# Short, since the first frame on a cut host waits this and then the broadcast's bound (hub.PUBLISH_TIMEOUT_SECONDS,
+# 1 s): 1.25 s in all, against the partition test's 2 s. A false alarm (event-loop lag) only makes the limit per
+# process for a few seconds.
+FRAME_TIMEOUT_SECONDS = 0.25
+_outage = shared_redis.Outage()  # per process, shared by frames (async) and views (sync)
 
 
 def _shared_bucket_script():
-    """The token-bucket script on an asyncio Redis client of this event loop, or None without Redis."""
-    from . import shared_redis
-
-    if not shared_redis.configured():
+    """The token-bucket script on an asyncio Redis client of this event loop, or None without Redis (or while it
+    failed lately)."""
+    if not shared_redis.configured() or _outage.ongoing():
         return None
 
     loop = asyncio.get_running_loop()
@@ -78,9 +88,10 @@ async def allow_frame(user_id: int) -> bool:
     script = _shared_bucket_script()
     if script is not None:
         try:
-            return bool(await script(keys=[key], args=[rate, burst]))
+            return bool(await asyncio.wait_for(script(keys=[key], args=[rate, burst]), FRAME_TIMEOUT_SECONDS))
         except Exception:
-            logger.warning("rate limiter cannot reach Redis; limiting per process", exc_info=True)
+            _outage.begin()
+            logger.warning("rate limiter cannot reach Redis; limiting per process for a while", exc_info=True)
     return _local.take(key, rate, burst)
 
 
@@ -88,11 +99,10 @@ async def allow_frame(user_id: int) -> bool:
 
 
 def _shared_bucket_script_sync():
-    """The token-bucket script on this process's blocking Redis client, or None without Redis."""
+    """The token-bucket script on this process's blocking Redis client, or None without Redis (or while it failed
+    lately)."""
     global _sync_script
-    from . import shared_redis
-
-    if not shared_redis.configured():
+    if not shared_redis.configured() or _outage.ongoing():
         return None
     if _sync_script is None:
         _sync_script = shared_redis.sync_client(timeout=2).register_script(TOKEN_BUCKET_LUA)
@@ -110,7 +120,8 @@ def allow(key: str, per_hour: float, burst: float) -> bool:
         try:
             return bool(script(keys=[f"chat:{key}"], args=[rate, burst]))
         except Exception:
-            logger.warning("rate limiter cannot reach Redis; limiting per process", exc_info=True)
+            _outage.begin()
+            logger.warning("rate limiter cannot reach Redis; limiting per process for a while", exc_info=True)
     return _local.take(f"chat:{key}", rate, burst)
 
 

@@ -8,6 +8,7 @@ whenever it connects, so after a failover the next call reaches the new master.
 from __future__ import annotations
 
 import asyncio
+import time
 import weakref
 from typing import Any
 
@@ -25,11 +26,35 @@ MAX_CONNECTIONS = 32
 WAIT_SECONDS = 5
 TIMEOUT_SECONDS = 2
 
+# After a call to Redis failed or timed out, a caller that can do without Redis (flood control's per-process
+# buckets, the hub's local delivery) skips it for this long instead of waiting on it again for every frame. A
+# host cut from Redis (tests/deploy/test_partition.py) had every frame of a page wait on one silent link in
+# turn: its posts reached the pages up to 15 s late.
+AWAY_SECONDS = 5.0
+
 _clients: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, redis.asyncio.Redis] = weakref.WeakKeyDictionary()
 
 
 class BlockingSentinelPool(redis.asyncio.sentinel.SentinelConnectionPool, redis.asyncio.BlockingConnectionPool):
     """Connections to the master Sentinel names, waiting for a free one as BlockingConnectionPool does."""
+
+
+class Outage:
+    """Whether one kind of call to Redis failed lately: its caller then does without Redis for AWAY_SECONDS."""
+
+    def __init__(self, seconds: float = AWAY_SECONDS) -> None:
+        self.seconds = seconds
+        self.until = 0.0
+
+    def ongoing(self) -> bool:
+        return time.monotonic() < self.until
+
+    def begin(self) -> None:
+        """A call failed: skip Redis until `seconds` from now (then the next call tries it again)."""
+        self.until = time.monotonic() + self.seconds
+
+    def end(self) -> None:
+        self.until = 0.0
 
 
 def configured() -> bool:

@@ -1,5 +1,6 @@
 import asyncio
 import itertools
+import signal
 import subprocess
 import time
 
@@ -39,6 +40,7 @@ def fresh_channel_layer_and_cache():
     channel_layers.backends.clear()
     cache.clear()
     limits._local.buckets.clear()  # this process's token buckets: user ids repeat from test to test
+    limits._outage.end()  # a test that stopped Redis leaves flood control without it for a while
     yield
     channel_layers.backends.clear()
 
@@ -177,6 +179,7 @@ def private_redis(tmp_path):
 
     class PrivateRedis:
         url = f"redis://127.0.0.1:{port}/0"
+        address = ("127.0.0.1", port)
         process: subprocess.Popen
 
         def start(self):
@@ -187,7 +190,15 @@ def private_redis(tmp_path):
                 time.sleep(0.05)
             raise RuntimeError("private redis did not start")
 
+        def pause(self):
+            """A silent link: connections are still accepted (by the kernel), nothing is answered."""
+            self.process.send_signal(signal.SIGSTOP)
+
+        def resume(self):
+            self.process.send_signal(signal.SIGCONT)
+
         def stop(self):
+            self.resume()
             self.process.terminate()
             self.process.wait(10)
 

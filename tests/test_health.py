@@ -12,6 +12,7 @@ from django.test import Client
 
 from chat import rooms
 from chat.metrics import REGISTRY
+from project.redis_env import sentinel_settings
 
 from .live import Daphne, server_env
 from .sockets import open_socket, receive_all, receive_until, send_frame
@@ -67,6 +68,23 @@ def test_readyz_waits_at_most_about_a_second_for_redis(settings):
     elapsed = time.monotonic() - started
     assert response.status_code == 503 and b"redis down" in response.content
     assert elapsed < 3
+
+
+@pytest.mark.django_db
+def test_readyz_answers_503_within_a_second_and_a_half_when_the_sentinels_do_not_answer(settings, private_redis):
+    # Three sentinels that accept connections and answer nothing (a paused server), as on a host cut from them.
+    settings.REDIS_URL = ""
+    settings.REDIS_SENTINELS = [private_redis.address] * 3
+    settings.REDIS_SENTINEL_KWARGS = sentinel_settings({"REDIS_SENTINELS": "x"})["REDIS_SENTINEL_KWARGS"]
+    private_redis.pause()
+    try:
+        started = time.monotonic()
+        response = Client().get("/readyz")
+        elapsed = time.monotonic() - started
+    finally:
+        private_redis.resume()
+    assert (response.status_code, response.content) == (503, b"redis down\n")
+    assert elapsed < 1.5  # measured before redis-py's retries were turned off for sentinels: 22.8 s
 
 
 @pytest.mark.django_db

@@ -3,6 +3,7 @@
 import asyncio
 import os
 import threading
+import time
 
 import pytest
 from asgiref.sync import sync_to_async
@@ -56,6 +57,32 @@ def test_the_send_budget_is_shared_across_processes_through_redis():
         for thread in threads:
             thread.join()
     assert sum(allowed) == 10
+
+
+async def test_flood_control_waits_briefly_on_a_silent_redis_then_limits_per_process_for_a_while(
+    settings, private_redis, caplog
+):
+    settings.REDIS_URL = private_redis.url
+    settings.CHAT_RATE_PER_SECOND, settings.CHAT_RATE_BURST = 0.001, 3
+    assert await limits.allow_frame(7)  # a token from the bucket in Redis
+    private_redis.pause()
+    try:
+        started = time.monotonic()
+        first = await limits.allow_frame(7)
+        waited = time.monotonic() - started
+        started = time.monotonic()
+        rest = [await limits.allow_frame(7) for _ in range(4)]
+        meanwhile = time.monotonic() - started
+    finally:
+        private_redis.resume()
+    # One wait of FRAME_TIMEOUT_SECONDS, not the client's 2 s; then no wait while the outage lasts.
+    assert limits.FRAME_TIMEOUT_SECONDS - 0.05 < waited < limits.FRAME_TIMEOUT_SECONDS + 0.5 and meanwhile < 0.1
+    assert [first, *rest] == [True, True, True, False, False]  # this process's own bucket of 3
+    assert caplog.text.count("rate limiter cannot reach Redis") == 1
+    assert limits._outage.ongoing()
+    limits._outage.end()  # as AWAY_SECONDS later: Redis is asked again
+    assert await limits.allow_frame(7)
+    assert caplog.text.count("rate limiter cannot reach Redis") == 1
 
 
 @pytest_async

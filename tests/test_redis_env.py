@@ -77,6 +77,7 @@ def test_the_channel_layer_gets_sentinels_with_no_socket_timeout():
     assert host["master_name"] == "mymaster"
     assert host["socket_timeout"] is None  # redis-py 8's 5 s would drop idle receives
     assert host["sentinel_kwargs"]["socket_connect_timeout"] == 1.0
+    assert host["sentinel_kwargs"]["retry"] is None  # one attempt per sentinel (redis-py 8 would retry ten times)
     assert (host["db"], host["password"]) == (0, "pw")
 
 

@@ -41,6 +41,8 @@ class Changes:
         self.hub = hub
         # (room, claimed change, look) -> (reusable until, the catch-up being computed or computed)
         self.catch_ups: dict[CatchUpKey, tuple[float, asyncio.Future]] = {}
+        # (room, after, before, look) -> the gap being read: pages that skipped the same changes share one read
+        self.gaps: dict[tuple[int, int, int, Look], asyncio.Future] = {}
 
     async def room_change(self, event: dict) -> None:
         self.deliver(event["room"], event["change"], event["frames"])
@@ -72,7 +74,16 @@ class Changes:
         return await asyncio.shield(entry[1])
 
     async def gap(self, room_id: int, after: int, before: int, look: Look) -> tuple[list[frames.Piece], int]:
-        return await database_sync_to_async(frames.gap_pieces)(room_id, after, before, look)
+        """What a live page showing `after` lacks before `before`. Pages of a room that skipped the same changes
+        (every page here, when the layer does not bring another process's messages: a host cut from Redis) share
+        one read while it runs, instead of each queuing its own in the one thread that sockets read the database
+        in."""
+        key = (room_id, after, before, look)
+        future = self.gaps.get(key)
+        if future is None:
+            future = self.gaps[key] = asyncio.ensure_future(database_sync_to_async(frames.gap_pieces)(*key))
+            future.add_done_callback(lambda done: self.gaps.pop(key, None))
+        return await asyncio.shield(future)
 
     def _forget_failed_catch_up(self, key: CatchUpKey, entry: tuple[float, asyncio.Future]) -> None:
         future = entry[1]

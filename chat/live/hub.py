@@ -26,6 +26,7 @@ from django.conf import settings
 
 from chat.looks import Look, rendering
 from chat.metrics import LAYER_RECONNECTS, measure_event_loop_lag
+from chat.shared_redis import Outage
 
 from .changes import Changes
 from .events import group_of, room_group, user_group
@@ -48,6 +49,12 @@ RESUBSCRIBE_DELAYS = (0.1, 0.25, 0.5, 1.0, 2.0)
 # takes a pooled connection per call and fails past 100 at once (redis-py's default), and
 # a reconnect storm joins a group for every socket. The reader's receive is not counted.
 LAYER_CALLS = 32
+# A broadcast waits this long at most for the layer; then it is handled here only (this process's pages get it at
+# once; the others' read it from the database within their reconciliation, changes.RECONCILE_SECONDS), as every
+# broadcast is for shared_redis.AWAY_SECONDS after such a failure. The layer's connections have no socket timeout
+# (its receive blocks on Redis for 5 s at a time): on a host cut from Redis for 10 s a group_send waited until the
+# link came back, holding its socket's frames behind it (its page's posts were shown up to 15 s late).
+PUBLISH_TIMEOUT_SECONDS = 1.0
 
 
 class LocalSocket(Protocol):
@@ -86,6 +93,7 @@ class Hub:
         self.subscribed = asyncio.Event()
         self.tasks: list[asyncio.Task] = []
         self.layer_calls = asyncio.Semaphore(LAYER_CALLS)
+        self.layer_outage = Outage()  # publish skips the layer while it is ongoing
         self.viewers: dict[int, set[LocalSocket]] = defaultdict(set)  # room -> sockets showing it
         self.watchers: dict[int, set[LocalSocket]] = defaultdict(set)  # room -> sockets listing it
         self.users: dict[int, set[LocalSocket]] = defaultdict(set)
@@ -216,14 +224,20 @@ class Hub:
 
     async def publish(self, event: Any) -> None:
         """Send an event to every process listening to its room or user; handle it here at least if the layer
-        is down."""
+        is down or does not answer within PUBLISH_TIMEOUT_SECONDS."""
         group = group_of(event)
-        try:
-            async with self.layer_calls:
-                await self.layer.group_send(group, event)
-        except Exception:
-            logger.warning("broadcast to %s failed; handling it locally", group, exc_info=True)
-            await self.dispatch(event)
+        if not self.layer_outage.ongoing():
+            try:
+                await asyncio.wait_for(self._group_send(group, event), PUBLISH_TIMEOUT_SECONDS)
+                return
+            except Exception:  # a timeout too: the send is cancelled, and redis-py drops its connection
+                self.layer_outage.begin()
+                logger.warning("broadcast to %s failed; handling events locally for a while", group, exc_info=True)
+        await self.dispatch(event)
+
+    async def _group_send(self, group: str, event: Any) -> None:
+        async with self.layer_calls:
+            await self.layer.group_send(group, event)
 
     async def dispatch(self, event: dict) -> None:
         """Hand an event to each feature that has a handler named after its type ("room.change": room_change)."""
@@ -261,9 +275,11 @@ class Hub:
                     self.subscribed.set()
                     if failures:
                         logger.warning("channel layer back; filling in from the database")
+                        self.layer_outage.end()
                         LAYER_RECONNECTS.inc()
                         await self.changes.fill_in()
                 event = await self.layer.receive(self.channel)
+                self.layer_outage.end()  # the layer answers: broadcast through it again
             except asyncio.CancelledError:
                 raise
             except Exception:

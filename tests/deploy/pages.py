@@ -22,7 +22,7 @@ import websockets
 
 from .services import App
 
-MESSAGE = re.compile(r'data-seq="(\d+)".*?t=(\d+\.\d+) s=', re.S)
+MESSAGE = re.compile(r'data-seq="(\d+)".*?t=(\d+\.\d+) s=(\d+)', re.S)
 LAST_CHANGE = re.compile(r'id="catch-up-last-change" name="last_change" value="(\d+)"')
 COMPOSER = '<form id="chat-form"'
 RETRIED = {1006, 1011, 1012, 1013}
@@ -47,6 +47,7 @@ class Page:
     client_address: str  # X-Forwarded-For: the browser's address as the proxy saw it
     seen: dict[int, float] = field(default_factory=dict)  # seq -> arrival (wall clock)
     sent_at: dict[int, float] = field(default_factory=dict)  # seq -> when its sender sent it
+    sent_by: dict[int, int] = field(default_factory=dict)  # seq -> its sender (send_steadily's index)
     duplicates: Counter = field(default_factory=Counter)
     last_change: int = 0
     opens: int = 0
@@ -113,13 +114,14 @@ class Page:
 
     def on_frame(self, frame: str) -> None:
         now = time.time()
-        for seq_text, sent in MESSAGE.findall(frame):
+        for seq_text, sent, sender in MESSAGE.findall(frame):
             seq = int(seq_text)
             if seq in self.seen:
                 self.duplicates[seq] += 1
             else:
                 self.seen[seq] = now
                 self.sent_at[seq] = float(sent)
+                self.sent_by[seq] = int(sender)
         changes = LAST_CHANGE.findall(frame)
         if changes:
             self.last_change = int(changes[-1])
