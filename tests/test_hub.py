@@ -1,12 +1,13 @@
 """The process's hub (chat/live/hub.py) against a real Redis that stops answering, as on a host cut from it: a
-broadcast gives up within PUBLISH_TIMEOUT_SECONDS and the process's own pages get the message at once."""
+broadcast gives up within events.PUBLISH_TIMEOUT_SECONDS and the process's own pages get the message at once."""
 
 import time
 
+import pytest
 from asgiref.sync import sync_to_async
 
 from chat import limits, rooms
-from chat.live import hub
+from chat.live import events, hub
 
 from .sockets import open_socket, pytest_async, receive_all, receive_until, send_frame
 
@@ -49,7 +50,7 @@ async def test_posts_on_a_process_whose_redis_went_silent_are_answered_and_shown
         private_redis.resume()
     # Flood control's wait and the broadcast's, once; then neither is asked while the outage lasts. Before: the
     # first post waited until Redis answered again.
-    assert first < limits.FRAME_TIMEOUT_SECONDS + hub.PUBLISH_TIMEOUT_SECONDS + 0.5
+    assert first < limits.FRAME_TIMEOUT_SECONDS + events.PUBLISH_TIMEOUT_SECONDS + 0.5
     assert second < 0.3
     assert caplog.text.count("handling events locally") == 1
     assert caplog.text.count("rate limiter cannot reach Redis") == 1
@@ -63,3 +64,17 @@ async def test_posts_on_a_process_whose_redis_went_silent_are_answered_and_shown
     assert caplog.text.count("handling events locally") == 1
     await a.disconnect()
     await b.disconnect()
+
+
+@pytest.mark.django_db
+def test_a_view_broadcast_gives_up_on_a_silent_redis_within_the_bound(settings, private_redis):
+    """A view (a post without JavaScript, an upload, an edit) answers its page even when the layer does not."""
+    settings.CHANNEL_LAYERS = redis_layer(private_redis.url)
+    private_redis.pause()
+    try:
+        started = time.monotonic()
+        events.publish_from_sync(events.room_presence(1))
+        waited = time.monotonic() - started
+    finally:
+        private_redis.resume()
+    assert waited < events.PUBLISH_TIMEOUT_SECONDS + 0.5

@@ -7,6 +7,7 @@ Channels dispatches to consumers. docs/architecture.md lists them with their sen
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from typing import Any, NotRequired, TypedDict
 
@@ -15,6 +16,14 @@ from channels.layers import get_channel_layer
 from .. import looks
 
 logger = logging.getLogger(__name__)
+
+# A broadcast waits this long at most for the layer; then the hub handles it here only (this process's pages get it at
+# once; the others' read it from the database within their reconciliation, changes.RECONCILE_SECONDS), as every
+# broadcast is for shared_redis.AWAY_SECONDS after such a failure. The layer's connections have no socket timeout
+# (its receive blocks on Redis for 5 s at a time): on a host cut from Redis for 10 s a group_send waited until the
+# link came back, holding its socket's frames behind it (its page's posts were shown up to 15 s late).
+PUBLISH_TIMEOUT_SECONDS = 1.0
+# A view's broadcast (publish_from_sync) gives up after as long: its page is answered, the database has the change.
 
 ROOM_CHANGE = "room.change"
 ROOM_TYPING = "room.typing"
@@ -127,7 +136,11 @@ def publish_from_sync(event: Any) -> None:
     from asgiref.sync import async_to_sync
 
     group = group_of(event)
+
+    async def send() -> None:
+        await asyncio.wait_for(get_channel_layer().group_send(group, event), PUBLISH_TIMEOUT_SECONDS)
+
     try:
-        async_to_sync(get_channel_layer().group_send)(group, event)
+        async_to_sync(send)()
     except Exception:  # sockets re-check the session on every frame they send, and catch up from the database
         logger.warning("could not publish %s to %s", event.get("type"), group, exc_info=True)

@@ -29,7 +29,7 @@ from chat.metrics import LAYER_RECONNECTS, measure_event_loop_lag
 from chat.shared_redis import Outage
 
 from .changes import Changes
-from .events import group_of, room_group, user_group
+from .events import PUBLISH_TIMEOUT_SECONDS, group_of, room_group, user_group
 from .feed import Feed
 from .heartbeat import Heartbeat
 from .members import Members
@@ -49,12 +49,6 @@ RESUBSCRIBE_DELAYS = (0.1, 0.25, 0.5, 1.0, 2.0)
 # takes a pooled connection per call and fails past 100 at once (redis-py's default), and
 # a reconnect storm joins a group for every socket. The reader's receive is not counted.
 LAYER_CALLS = 32
-# A broadcast waits this long at most for the layer; then it is handled here only (this process's pages get it at
-# once; the others' read it from the database within their reconciliation, changes.RECONCILE_SECONDS), as every
-# broadcast is for shared_redis.AWAY_SECONDS after such a failure. The layer's connections have no socket timeout
-# (its receive blocks on Redis for 5 s at a time): on a host cut from Redis for 10 s a group_send waited until the
-# link came back, holding its socket's frames behind it (its page's posts were shown up to 15 s late).
-PUBLISH_TIMEOUT_SECONDS = 1.0
 
 
 class LocalSocket(Protocol):
