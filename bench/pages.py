@@ -24,7 +24,8 @@ Django app over WSGI, one sync worker (no keep-alive: it closes every connection
 **gunicorn-gthread**: one worker, 4 threads, keep-alive. gunicorn is installed apart, into
 bench/.gunicorn (never into the app's environment, like uvicorn in bench/.uvicorn). The columns: wrk's
 requests/s, p50 and p99 latency, server CPU % of one core and server CPU per request (ms), errors
-(non-2xx responses and socket errors).
+(non-2xx responses and socket errors), response size, and the CPU the rest of the machine used meanwhile
+(wrk's own included): on a shared machine, CPU per request is the figure to trust.
 """
 
 from __future__ import annotations
@@ -44,7 +45,17 @@ from datetime import timedelta
 from pathlib import Path
 
 from . import fixtures
-from .procs import CLIENT_CORE, ROOT, SERVER_CORE, Procs, can_pin, free_port, redis_argv, usage
+from .procs import (
+    CLIENT_CORE,
+    ROOT,
+    SERVER_CORE,
+    Procs,
+    can_pin,
+    free_port,
+    machine_busy_seconds,
+    redis_argv,
+    usage,
+)
 
 GUNICORN_LIB = ROOT / "bench" / ".gunicorn"
 GUNICORN_REQUIREMENTS = ROOT / "bench" / "gunicorn-requirements.txt"
@@ -80,6 +91,7 @@ class Row:
     cpu_ms_per_request: float
     errors: int
     bytes_per_response: int
+    others_percent: float  # the rest of the machine meanwhile (wrk included), % of one core
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
@@ -293,9 +305,10 @@ def measure(server: str, env: dict[str, str], state: dict[str, str], args, procs
             size = len(fetch(port, path, headers)[2])
             wrk(port, path, headers, args.connections, 2)  # warm-up
             pids = [proc.pid, *children(proc.pid)]  # gunicorn: the master and its worker
-            before, began = cpu_seconds(pids), time.monotonic()
+            before, busy, began = cpu_seconds(pids), machine_busy_seconds(), time.monotonic()
             result = wrk(port, path, headers, args.connections, args.duration)
             cpu, elapsed = cpu_seconds(pids) - before, time.monotonic() - began
+            others = machine_busy_seconds() - busy - cpu
             rows.append(
                 Row(
                     server,
@@ -307,6 +320,7 @@ def measure(server: str, env: dict[str, str], state: dict[str, str], args, procs
                     round(cpu * 1000 / max(result["requests"], 1), 2),
                     int(result["errors"]),
                     size,
+                    round(others / elapsed * 100, 1),
                 )
             )
             print(format_row(rows[-1]), flush=True)
@@ -323,13 +337,14 @@ def cpu_seconds(pids: list[int]) -> float:
     return sum(usage(pid).cpu_seconds for pid in pids)
 
 
-HEADER = "| server | page | req/s | p50 ms | p99 ms | server CPU % | CPU ms/request | errors | bytes |"
+HEADER = "| server | page | req/s | p50 ms | p99 ms | server CPU % | CPU ms/request | errors | bytes | others CPU % |"
 
 
 def format_row(row: Row) -> str:
     return (
         f"| {row.server} | {row.target} | {row.requests_per_s:,.1f} | {row.p50_ms:,.1f} | {row.p99_ms:,.1f} | "
-        f"{row.cpu_percent} | {row.cpu_ms_per_request} | {row.errors} | {row.bytes_per_response:,} |"
+        f"{row.cpu_percent} | {row.cpu_ms_per_request} | {row.errors} | {row.bytes_per_response:,} | "
+        f"{row.others_percent} |"
     )
 
 
@@ -363,7 +378,7 @@ def main(argv: list[str] | None = None) -> None:
             flush=True,
         )
         print(HEADER)
-        print("|---|---|---|---|---|---|---|---|---|", flush=True)
+        print("|---|---|---|---|---|---|---|---|---|---|", flush=True)
         rows = []
         for server in args.servers:
             rows += measure(server, env, state, args, procs)
