@@ -17,7 +17,9 @@ pinned to core 0; `wrk -t1 -cN -dS --latency` runs on core 1 against:
   session, CSRF; `X-Forwarded-Proto: https` as from the TLS proxy production has in front);
 - history: `/chat/<slug>/history/?before=<first shown>`, the fragment "Load older" fetches (htmx):
   the 50 messages before;
-- index: `/`, the room list; login: `/accounts/login/`, signed out.
+- index: `/`, the room list; login: `/accounts/login/`, signed out; me.css: `/me.css`, the reader's
+  stylesheet: a signed-in request that does next to nothing (session, user, profile, one small query),
+  the floor under every page.
 
 Servers: **daphne** as `make run` serves (`python -m project.serve`, uvloop); **gunicorn**: the same
 Django app over WSGI, one sync worker (no keep-alive: it closes every connection after its response);
@@ -60,7 +62,7 @@ from .procs import (
 GUNICORN_LIB = ROOT / "bench" / ".gunicorn"
 GUNICORN_REQUIREMENTS = ROOT / "bench" / "gunicorn-requirements.txt"
 SERVERS = ("daphne", "gunicorn", "gunicorn-gthread")
-TARGETS = ("room", "history", "index", "login")
+TARGETS = ("room", "history", "index", "login", "me.css")
 MESSAGES = 101  # the page shows the newest 50; "load older" before its first gets the 50 before
 
 # Bodies the room's messages cycle through: formatted text, mentions ({a}, {b}: two authors' usernames), a link.
@@ -242,6 +244,7 @@ def target_requests(state: dict[str, str], csrf: str) -> dict[str, tuple[str, di
         "history": (f"/chat/{slug}/history/?before={state['before']}", {**signed_in, "HX-Request": "true"}),
         "index": ("/", signed_in),
         "login": ("/accounts/login/", browser),
+        "me.css": ("/me.css", signed_in),  # the floor: a signed-in request with one small query and template
     }
 
 
