@@ -13,6 +13,7 @@ message is rendered in; the message before is read once and kept on the message.
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Iterable
 from datetime import date, timedelta
 
 from django.db.models import Q
@@ -23,10 +24,10 @@ from .models import Message
 RUN_GAP = timedelta(minutes=5)
 
 
-def place(messages: list[Message]) -> None:
+def place(messages: list[Message], known_before: Iterable[Message] = ()) -> None:
     """Set `continues` and `new_day` on each message, from the message before it in its room (one query for
-    those not in the list)."""
-    known = {(m.room_id, m.seq): m for m in messages}
+    those not in the list nor in `known_before`: messages read along, not placed)."""
+    known = {(m.room_id, m.seq): m for m in (*known_before, *messages)}
     wanted: dict[int, list[int]] = defaultdict(list)
     for message in messages:
         placed = hasattr(message, "previous_in_room")

@@ -212,6 +212,9 @@ else:
 
 # Chat rules, tunable per deployment.
 CHAT_PAGE_SIZE = 50
+# Rendered messages each process keeps (chat/message_html.py): about 2.3 KB each, so ~20 MB; enough for the newest
+# page of 80 rooms in two looks. A page of 50 kept messages renders in a tenth of the time (bench/README.md).
+CHAT_MESSAGE_HTML_KEPT = int(os.environ.get("CHAT_MESSAGE_HTML_KEPT", "8192"))
 # Largest frame a page may send (project/serve.py gives daphne the same number).
 CHAT_MAX_FRAME_BYTES = 64 * 1024
 # Frames the server sends are packed up to this size (chat/frames.py); daphne's own

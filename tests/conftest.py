@@ -15,7 +15,7 @@ from django.test import Client
 from django.utils import timezone, translation
 from playwright.sync_api import sync_playwright
 
-from chat import limits, rooms
+from chat import limits, message_html, rooms
 
 from .live import CHROMIUM, CHROMIUM_ARGS, Daphne, create_site_admin, free_port, migrate, server_env
 
@@ -35,12 +35,13 @@ def pytest_collection_modifyitems(config, items):
 
 @pytest.fixture(autouse=True)
 def fresh_channel_layer_and_cache():
-    """Each test gets its own channel layer (and so its own event-loop-bound queues), an empty cache and fresh
-    rate limits."""
+    """Each test gets its own channel layer (and so its own event-loop-bound queues), an empty cache, fresh
+    rate limits and no kept message HTML."""
     channel_layers.backends.clear()
     cache.clear()
     limits._local.buckets.clear()  # this process's token buckets: user ids repeat from test to test
     limits._outage.end()  # a test that stopped Redis leaves flood control without it for a while
+    message_html.kept.clear()  # and so do message ids
     yield
     channel_layers.backends.clear()
 

@@ -1,0 +1,8 @@
+"""The Django app over WSGI, for bench.pages' gunicorn servers (the site is served over ASGI: project/asgi.py)."""
+
+import os
+
+from django.core.wsgi import get_wsgi_application
+
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "project.settings")
+application = get_wsgi_application()
