@@ -334,7 +334,12 @@ if not DEBUG:
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "formatters": {"chat": {"()": "chat.logs.Formatter"}},
+    # CHAT_LOG_FORMAT=json: one JSON object per line (chat/logs.py).
+    "formatters": {
+        "chat": {
+            "()": "chat.logs.JsonFormatter" if os.environ.get("CHAT_LOG_FORMAT") == "json" else "chat.logs.Formatter"
+        }
+    },
     "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "chat"}},
     "root": {"handlers": ["console"], "level": "WARNING"},
     "loggers": {"chat": {"level": os.environ.get("CHAT_LOG_LEVEL", "INFO")}},
