@@ -1,7 +1,10 @@
 """Django's admin for the site admin. Messages are edited and deleted through the same services as in the
 chat, so open pages update live; rooms and people have their own pages in the chat (rooms.py, people.py)."""
 
+from functools import partial
+
 from django.contrib import admin, messages
+from django.db import transaction
 from django.http import HttpRequest
 from django.utils.translation import gettext_lazy
 
@@ -45,7 +48,9 @@ class MessageAdmin(admin.ModelAdmin):
         except services.NotAllowed as refusal:
             self.message_user(request, str(refusal), messages.ERROR)
             return
-        events.publish_message_changed(edited)
+        # The admin's views run in a transaction: pages that read the change from the database (those of a look the
+        # frame was not rendered in) must find it there.
+        transaction.on_commit(partial(events.publish_message_changed, edited))
 
     def delete_model(self, request, obj: Message) -> None:
         self._delete(request, obj)
@@ -61,4 +66,4 @@ class MessageAdmin(admin.ModelAdmin):
         except services.NotAllowed as refusal:
             self.message_user(request, str(refusal), messages.ERROR)
             return
-        events.publish_message_changed(deleted)
+        transaction.on_commit(partial(events.publish_message_changed, deleted))
