@@ -42,8 +42,12 @@ class Look:
 
     @classmethod
     def from_key(cls, key: str) -> Look:
-        language, zone = key.split(" ", 1)
+        language, _, zone = key.partition(" ")
         return cls(language, zone)
+
+    def is_real(self) -> bool:
+        """One of the site's languages and a zone that exists (a look read from elsewhere may be neither)."""
+        return supported_language(self.language) == self.language and self.zone in zone_names()
 
 
 def default() -> Look:
@@ -70,7 +74,9 @@ def browser_language(accept_language: str, cookie_language: str | None = None) -
     if chosen := supported_language(cookie_language):
         return chosen
     for code, _quality in trans_real.parse_accept_lang_header(accept_language):
-        if code != "*" and (chosen := supported_language(code)):
+        if code == "*":  # where Django's LocaleMiddleware stops too: the page and its socket agree
+            break
+        if chosen := supported_language(code):
             return chosen
     return settings.LANGUAGE_CODE
 

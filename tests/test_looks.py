@@ -194,3 +194,23 @@ async def test_the_composer_error_is_in_the_sender_language(make_user):
     error = await receive_all(h, 'id="composer-error"')
     assert "メッセージ" in error and "Type a message" not in error
     await h.disconnect()
+
+
+def test_a_wildcard_in_accept_language_ends_the_choice_as_for_django():
+    """The page (LocaleMiddleware) and its socket (looks.of_scope) must pick the same language."""
+    assert looks.browser_language("fr,*;q=0.9,ja;q=0.8") == "en"
+    assert looks.browser_language("fr,ja;q=0.8") == "ja"
+
+
+def test_a_look_read_from_an_older_presence_entry_is_not_taken_for_real():
+    assert looks.Look("ja", TOKYO).is_real()
+    assert not looks.Look("Mary", "Ann").is_real()
+    assert not looks.Look("ja", "Mars/Olympus").is_real()
+
+
+@pytest.mark.django_db
+def test_the_language_switch_on_a_refused_post_goes_back_to_the_room(make_user):
+    hanako = make_user("hanako")
+    room = rooms.create_room("Lobby", hanako)
+    page = signed_in_client(hanako).post(f"/chat/{room.slug}/send/", {"message": "   "}).content.decode()
+    assert re.search(rf'name="next" value="/chat/{room.slug}/"', page)

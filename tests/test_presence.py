@@ -30,10 +30,12 @@ async def test_every_process_reads_the_others_users_and_the_looks_of_their_pages
     hanako = Counter({(1, "ja Asia/Tokyo", "はなこ"): 1})
     await one.publish({5: hanako})
     await two.publish({5: Counter({(2, "en America/New_York", "bob"): 2})})
-    # A process of the version before looks, mid rolling restart: its entry is read for nothing but not misread.
-    await one.redis.hset("chat:presence:5", "process-old|3|carol", str(time.time() + 20))
+    # A process of the version before looks, mid rolling restart: its user is here, with no look (a "|" in a
+    # name once read as the look "Mary Ann").
+    await one.redis.hset("chat:presence:5", "process-old|3|Mary Ann|x", str(time.time() + 20))
     names, looks = (await one.read({5: hanako}))[5]
-    assert names == ["bob", "はなこ"]
+    assert names == ["bob", "Mary Ann|x", "はなこ"]
     assert looks == {Look("ja", "Asia/Tokyo"), Look("en", "America/New_York")}
     await two.publish({5: Counter()})  # bob's pages closed
+    await one.redis.hdel("chat:presence:5", "process-old|3|Mary Ann|x")  # and the old process stopped
     assert (await one.read({5: hanako}))[5] == (["はなこ"], {Look("ja", "Asia/Tokyo")})

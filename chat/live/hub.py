@@ -15,6 +15,7 @@ features fill in from the database what the layer lost (changes.Changes).
 from __future__ import annotations
 
 import asyncio
+import contextvars
 import logging
 import uuid
 import weakref
@@ -250,7 +251,8 @@ class Hub:
                 task.cancel()
             loops = [self._read(), self._refresh_groups(), measure_event_loop_lag()]
             loops += [feature.run() for feature in self.features if hasattr(feature, "run")]
-            self.tasks = [asyncio.create_task(loop) for loop in loops]
+            # In a context of their own, not the joining consumer's: its reader's look is not the hub's.
+            self.tasks = [asyncio.create_task(loop, context=contextvars.Context()) for loop in loops]
 
     async def _subscribe(self) -> None:
         # The default prefix matters: channels-redis polls one Redis key per

@@ -186,10 +186,8 @@ class RedisPresence:
             entries = {field.decode(): float(expiry) for field, expiry in reply.items()}
             if stale := [field for field, expiry in entries.items() if expiry < now]:
                 expired[self.key(room_id)] = stale
-            others = [field.split("|", 3)[1:] for field, expiry in entries.items() if expiry >= now]
-            # (an entry of another form is a process of an older version, during a rolling restart)
-            others = [entry for entry in others if len(entry) == 3 and " " in entry[1]]
-            result[room_id] = _names_and_looks(local + Counter((user, look, name) for user, look, name in others))
+            others = Counter(_entry(field) for field, expiry in entries.items() if expiry >= now)
+            result[room_id] = _names_and_looks(local + others)
         if expired:
             async with self.redis.pipeline(transaction=False) as pipe:
                 for key, fields in expired.items():
@@ -198,10 +196,20 @@ class RedisPresence:
         return result
 
 
+def _entry(field: str) -> tuple[str, str, str]:
+    """(user, look key, name) of a field "process|user|look|name"; a process of the version before looks (during
+    a rolling restart) writes "process|user|name", whose name may hold a "|": it has no look ("")."""
+    _process, user, rest = field.split("|", 2)
+    key, _, name = rest.partition("|")
+    if name and Look.from_key(key).is_real():
+        return user, key, name
+    return user, "", rest
+
+
 def _names_and_looks(users: Counter) -> tuple[list[str], set[Look]]:
     """(user, look key, name) entries: the names, sorted, and the looks."""
     names = sorted({name for _, _, name in users}, key=str.casefold)
-    return names, {Look.from_key(look) for _, look, _ in users}
+    return names, {Look.from_key(key) for _, key, _ in users if key}
 
 
 def presence_store(process_id: str) -> LocalPresence | RedisPresence:

@@ -36,5 +36,7 @@ def shown_time(moment: datetime) -> str:
 
 @register.filter
 def full_time(moment: datetime) -> str:
-    """The tooltip: date, time to the second and the zone's name ("2026-11-27 14:05:09 Asia/Tokyo")."""
-    return dateformat.format(timezone.localtime(moment), "Y-m-d H:i:s e")
+    """The tooltip: date, time to the second and the zone's name ("2026-11-27 14:05:09 Asia/Tokyo"; not its
+    abbreviation, which is ambiguous: CST, IST)."""
+    zone = timezone.get_current_timezone_name()
+    return f"{dateformat.format(timezone.localtime(moment), 'Y-m-d H:i:s')} {zone}"
