@@ -9,6 +9,9 @@
 #   deploy/local.sh app-stop PORT    drain and stop one server process (SIGTERM, as systemd stops one)
 #   deploy/local.sh app-start PORT   start it again
 #   deploy/local.sh redis-stop | redis-start | status
+#   deploy/local.sh nginx-config ADDRESS:PORT APP_ADDRESS:PORT...
+#                                    only nginx's configuration and a certificate, in $DEPLOY_STATE, for
+#                                    processes elsewhere (tests/deploy/ runs nginx with it on namespace hosts)
 #
 # DEPLOY_PROCESSES (2) server processes; PYTHON (.venv/bin/python); PostgreSQL at DEPLOY_PG (postgres://
 # postgres@127.0.0.1:5432, a database chat_deploy_<port> is created), or an existing DEPLOY_DATABASE_URL.
@@ -103,11 +106,20 @@ redis_stop() {
     rm -f "$STATE/run/redis.pid"
 }
 
+# A self-signed certificate for an address (the site's name here) and its key, in $STATE/tls.
+make_certificate() {
+    openssl req -x509 -newkey rsa:2048 -nodes -days 30 -subj "/CN=$1" \
+        -addext "subjectAltName=IP:$1" -keyout "$STATE/tls/key.pem" -out "$STATE/tls/cert.pem" 2>/dev/null
+}
+
+# nginx's configuration in $STATE/nginx: deploy/nginx-chat.conf listening on ADDRESS:PORT (TLS with $STATE/tls's
+# certificate) in front of the server processes at each APP (ADDRESS:PORT).
 write_nginx_config() {
-    local upstreams="" port
-    for port in $APP_PORTS; do upstreams+="server 127.0.0.1:$port max_fails=0;"$'\n    '; done
+    local listen="$1" upstreams="" app
+    shift
+    for app in "$@"; do upstreams+="server $app max_fails=0;"$'\n    '; done
     mkdir -p "$STATE/nginx/tmp"
-    sed -e "s|@SERVER_NAME@|127.0.0.1 localhost|" -e "s|@LISTEN@|127.0.0.1:$NGINX_PORT|" \
+    sed -e "s|@SERVER_NAME@|${listen%:*} localhost|" -e "s|@LISTEN@|$listen|" \
         -e "s|@CERT@|$STATE/tls/cert.pem|" -e "s|@KEY@|$STATE/tls/key.pem|" \
         -e "s|@STATIC_ROOT@|$STATE/static/|" -e "s|@MEDIA_ROOT@|$STATE/media/|" \
         "$ROOT/deploy/nginx-chat.conf" | "$PY" -c 'import sys; print(sys.stdin.read().replace("\n    @UPSTREAMS@", "\n    " + sys.argv[1].rstrip()), end="")' "$upstreams" \
@@ -169,8 +181,7 @@ CHAT_MEDIA_ROOT=$STATE/media
 EOF
     chmod 600 "$STATE/chat.env"
     redis_start
-    openssl req -x509 -newkey rsa:2048 -nodes -days 30 -subj "/CN=127.0.0.1" \
-        -addext "subjectAltName=IP:127.0.0.1" -keyout "$STATE/tls/key.pem" -out "$STATE/tls/cert.pem" 2>/dev/null
+    make_certificate 127.0.0.1
     with_env "$PY" manage.py check --deploy --fail-level WARNING >/dev/null
     with_env "$PY" manage.py migrate --noinput -v0
     with_env "$PY" manage.py collectstatic --noinput --clear -v0
@@ -180,7 +191,9 @@ EOF
         | tee "$STATE/admin.txt"
     local port
     for port in $APP_PORTS; do app_start "$port"; done
-    write_nginx_config
+    local upstreams=()
+    for port in $APP_PORTS; do upstreams+=("127.0.0.1:$port"); done
+    write_nginx_config "127.0.0.1:$NGINX_PORT" "${upstreams[@]}"
     "$NGINX" -t -q -p "$STATE/nginx" -c "$STATE/nginx/nginx.conf"
     "$NGINX" -p "$STATE/nginx" -c "$STATE/nginx/nginx.conf"
     wait_for "$url/readyz" || die "nginx does not answer: $STATE/log/nginx-error.log"
@@ -233,5 +246,10 @@ case "${1:-}" in
     app-stop) load_ports; app_stop "${2:?port}" ;;
     redis-start) load_ports; redis_start ;;
     redis-stop) load_ports; redis_stop ;;
-    *) die "usage: $0 start|stop|status|app-start PORT|app-stop PORT|redis-start|redis-stop" ;;
+    nginx-config)
+        [ $# -ge 3 ] || die "usage: $0 nginx-config ADDRESS:PORT APP_ADDRESS:PORT..."
+        mkdir -p "$STATE/run" "$STATE/log" "$STATE/tls" "$STATE/media" "$STATE/static"
+        make_certificate "${2%:*}"
+        write_nginx_config "${@:2}" ;;
+    *) die "usage: $0 start|stop|status|app-start PORT|app-stop PORT|redis-start|redis-stop|nginx-config ..." ;;
 esac

@@ -170,3 +170,14 @@ async def send_at_rate(senders: list[Page], rate: float, stop: asyncio.Event) ->
             except TimeoutError:
                 pass
     return count
+
+
+def reconnect_times(stops: list[float], drops: list[float], opens: list[float]) -> list[float]:
+    """For each drop that followed a stop: seconds from that stop to the next time the page was live."""
+    times = []
+    for drop in drops:
+        stop = max((t for t in stops if t <= drop + 0.5), default=None)
+        later = [t for t in opens if t >= drop]
+        if stop is not None:
+            times.append((min(later) if later else float("inf")) - stop)
+    return times

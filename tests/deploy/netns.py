@@ -3,6 +3,7 @@
     root namespace (the test: clients, the "proxy")  10.77.0.1   bridge chatbr<tag>
     data namespace: PostgreSQL                       10.77.0.2
                     Redis master, replica, sentinels 10.77.0.3   (one host, several ports)
+    edge namespace: nginx (TLS, the site's address)  10.77.0.10
     app namespaces: one daphne each                  10.77.0.11, 10.77.0.12, ...
 
 Each namespace has its own loopback and ports, and reaches the others only through its veth and
@@ -24,6 +25,7 @@ SUBNET = "10.77.0"
 ROOT_ADDRESS = f"{SUBNET}.1"
 DATABASE_ADDRESS = f"{SUBNET}.2"
 REDIS_ADDRESS = f"{SUBNET}.3"
+EDGE_ADDRESS = f"{SUBNET}.10"
 
 
 def run(*command: str) -> str:

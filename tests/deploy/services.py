@@ -8,8 +8,10 @@ machine's shared PostgreSQL cluster or its Redis on 6379.
 from __future__ import annotations
 
 import glob
+import http.client
 import json
 import os
+import re
 import shutil
 import signal
 import subprocess
@@ -19,10 +21,12 @@ import time
 import urllib.error
 import urllib.request
 import uuid
+from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from ..live import ROOT, free_port
+from .load import tls
 from .netns import Network
 
 MASTER_NAME = "mymaster"
@@ -203,6 +207,7 @@ class SentinelCluster:
 
 
 SECRET_KEY = "deploy-test-" + uuid.uuid4().hex * 2
+METRICS_TOKEN = uuid.uuid4().hex  # /metrics answers other hosts only with it, as to a Prometheus elsewhere
 PUBLIC_HOST = "chat.test"  # the site's name, as the proxy forwards it
 
 
@@ -218,6 +223,7 @@ def app_env(database_url: str, sentinels: str, allowed_hosts: list[str], proxy: 
             "REDIS_SENTINELS": sentinels,
             "REDIS_SENTINEL_MASTER": MASTER_NAME,
             "CHAT_TRUSTED_PROXIES": proxy,
+            "CHAT_METRICS_TOKEN": METRICS_TOKEN,
             "CHAT_MEDIA_ROOT": str(log_dir / "media"),
             "CHAT_HEARTBEAT_SECONDS": "2",
             # The test's senders type far faster than people.
@@ -294,7 +300,74 @@ class App:
             return 0
 
     def stop(self) -> None:
+        """SIGTERM, as systemd stops a process: it drains (project/drain.py) and exits within 5 s."""
         stop(self.process)
+
+    def metrics(self) -> dict[str, float]:
+        """This process's figures (sockets, deliveries...), from its /metrics over the network, with the token."""
+        from chat.management.commands.chat_stats import read_metrics
+
+        return read_metrics(f"{self.base}/metrics", METRICS_TOKEN)
 
     def log(self) -> str:
         return self.log_path.read_text(errors="replace")
+
+
+# nginx in front -------------------------------------------------------------------------------------------
+
+
+NGINX = "/usr/sbin/nginx"
+LOCAL_SH = ROOT / "deploy" / "local.sh"
+
+
+class Nginx:
+    """Debian's nginx on its place, terminating TLS (a self-signed certificate) in front of the apps at their
+    addresses: deploy/nginx-chat.conf as deploy/local.sh fills it in (`local.sh nginx-config`)."""
+
+    def __init__(self, place: Place, apps: list[App], state: Path) -> None:
+        self.place, self.apps, self.state = place, apps, state
+        self.port = free_port()
+        self.process: subprocess.Popen | None = None
+
+    @property
+    def url(self) -> str:
+        return f"https://{self.place.address}:{self.port}"
+
+    def start(self) -> Nginx:
+        if not os.access(NGINX, os.X_OK):
+            raise RuntimeError("nginx is not installed (apt-get install nginx-light)")
+        upstreams = [f"{app.place.address}:{app.port}" for app in self.apps]
+        env = {**os.environ, "DEPLOY_STATE": str(self.state), "PYTHON": sys.executable}
+        command = [str(LOCAL_SH), "nginx-config", f"{self.place.address}:{self.port}", *upstreams]
+        subprocess.run(command, env=env, check=True, capture_output=True)
+        nginx = [NGINX, "-p", str(self.state / "nginx"), "-c", str(self.state / "nginx" / "nginx.conf")]
+        subprocess.run(self.place.command([*nginx, "-t", "-q"]), check=True, capture_output=True)
+        log = open(self.state / "log" / "nginx.out", "ab")
+        self.process = subprocess.Popen(
+            self.place.command([*nginx, "-g", "daemon off;"]), stdout=log, stderr=subprocess.STDOUT
+        )
+        wait_for(lambda: self.get("/readyz")[0] == 200, 15, f"nginx at {self.url} passing /readyz on")
+        return self
+
+    def get(self, path: str) -> tuple[int, dict[str, str]]:
+        """The status and headers of a GET through nginx (redirects not followed); 0 without an answer."""
+        if self.process is not None and self.process.poll() is not None:
+            raise RuntimeError(f"nginx exited: {(self.state / 'log' / 'nginx-error.log').read_text()}")
+        connection = http.client.HTTPSConnection(self.place.address, self.port, timeout=5, context=tls())
+        try:
+            connection.request("GET", path)
+            response = connection.getresponse()
+            response.read()
+            return response.status, dict(response.getheaders())
+        except OSError:
+            return 0, {}
+        finally:
+            connection.close()
+
+    def statuses(self) -> Counter[int]:
+        """How many times nginx answered each status, by its access log (101: a socket opened)."""
+        log = (self.state / "log" / "nginx-access.log").read_text()
+        return Counter(int(status) for status in re.findall(r'^\S+ - \S+ \[[^]]+\] "[^"]*" (\d{3}) ', log, re.M))
+
+    def stop(self) -> None:
+        stop(self.process)  # SIGTERM: nginx's fast shutdown

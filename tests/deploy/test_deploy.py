@@ -33,7 +33,7 @@ from chat.management.commands.chat_stats import read_metrics
 from ..browser import PASSWORD, send, wait_live
 from ..live import CHROMIUM, CHROMIUM_ARGS, ROOT
 from .load import Page as SocketPage
-from .load import send_at_rate, tls
+from .load import reconnect_times, send_at_rate, tls
 
 pytestmark = [pytest.mark.deploy, pytest.mark.timeout(600)]
 
@@ -187,17 +187,6 @@ def log_check(seqs: list[int], last_seq: int) -> tuple[list[int], list[int]]:
     missing = sorted(set(range(1, last_seq + 1)) - set(seqs))
     duplicated = sorted({seq for seq in seqs if seqs.count(seq) > 1})
     return missing, duplicated
-
-
-def reconnect_times(stops: list[float], drops: list[float], opens: list[float]) -> list[float]:
-    """For each drop that followed a stop: seconds from that stop to the next time the page was live."""
-    times = []
-    for drop in drops:
-        stop = max((t for t in stops if t <= drop + 0.5), default=None)
-        later = [t for t in opens if t >= drop]
-        if stop is not None:
-            times.append((min(later) if later else float("inf")) - stop)
-    return times
 
 
 def test_rolling_restart_under_load_loses_and_repeats_nothing(deployment):
