@@ -18,7 +18,9 @@ pytestmark = pytest.mark.deploy
 RATE = 20  # messages a second, from one sender on each host
 BEFORE, CUT, AFTER = 3.0, 10.0, 10.0  # seconds of sending before the cut, during it, after it
 COMPLETE_WITHIN = 20.0  # seconds after the link comes back
-SHOWN_WITHIN = 2.0  # seconds from a post on the cut host to its frame on that host's pages, the sender's included
+SHOWN_WITHIN = 3.0  # seconds from a post on the cut host to its frame on that host's pages, the sender's included
+# (measured 1.35-1.5 s: the 1 s broadcast bound plus flood control's 0.25 s once; before the fixes 15 s; the
+# margin is for a loaded CI machine)
 PROBE_WITHIN = 2.0  # seconds for /readyz to answer (the probe gives up then, as a prober would)
 READY_AGAIN_WITHIN = 5.0  # seconds after the link comes back
 
