@@ -101,6 +101,11 @@ def sidebar(user) -> list[SidebarRoom]:
     return [SidebarRoom(room, room.unread, room.mentions) for room in rows]  # type: ignore[attr-defined]
 
 
+# A room without unread messages in a socket's sidebar counts: one tuple shared by every socket and room
+# (counts are replaced when they move, never changed in place).
+NO_UNREAD = (0, 0)
+
+
 @dataclass
 class SocketState:
     """What a socket opening in a room tracks: the room, for the sidebar the unread counts per room and the
@@ -108,7 +113,7 @@ class SocketState:
     look: looks.of_scope)."""
 
     room: Room
-    counts: dict[int, list[int]]
+    counts: dict[int, tuple[int, int]]  # unread messages, unread mentions
     names: dict[int, tuple[str, str]]
     display_name: str
     profile: Profile | None
@@ -120,7 +125,9 @@ def socket_state(slug: str, user) -> SocketState | None:
     if room is None:
         return None
     rows = sidebar(user)
-    counts = {row.room.pk: [0, 0] if row.room.pk == room.pk else [row.unread, row.mentions] for row in rows}
+    counts = {row.room.pk: NO_UNREAD for row in rows}
+    counts.update({row.room.pk: (row.unread, row.mentions) for row in rows if row.unread or row.mentions})
+    counts[room.pk] = NO_UNREAD
     names = {row.room.pk: (row.room.name, row.room.slug) for row in rows}
     names[room.pk] = (room.name, room.slug)
     return SocketState(room, counts, names, profiles.display_name(user), profiles.profile_of(user))

@@ -70,6 +70,27 @@ class Source(Protocol):
 
 
 class Feed:
+    # One per open socket: slots instead of an attribute dict (bench.memory).
+    __slots__ = (
+        "_fill",
+        "guard",
+        "held",
+        "look",
+        "outbox",
+        "outbox_pieces",
+        "overflowed",
+        "resets",
+        "restore",
+        "restore_needed",
+        "room_id",
+        "send",
+        "shown",
+        "source",
+        "state",
+        "wake",
+        "written",
+    )
+
     def __init__(
         self,
         room_id: int,

@@ -26,6 +26,7 @@ from channels.layers import get_channel_layer
 from django.conf import settings
 
 from chat.looks import Look, rendering
+from chat.memberships import NO_UNREAD
 from chat.metrics import LAYER_RECONNECTS, measure_event_loop_lag
 from chat.shared_redis import Outage
 
@@ -59,8 +60,8 @@ class LocalSocket(Protocol):
     display_name: str  # what others see of the reader (presence, typing)
     room_id: int
     session_digest: str
-    # room id -> [unread messages, unread mentions] for the sidebar
-    sidebar_counts: dict[int, list[int]]
+    # room id -> (unread messages, unread mentions) for the sidebar; replaced when they move
+    sidebar_counts: dict[int, tuple[int, int]]
     heartbeat_phase: int
     room_is_open: bool  # an open room: anyone may see it, so nobody's access to it is re-checked
     look: Look  # the reader's language and zone: every frame the page is sent is rendered in it
@@ -183,7 +184,7 @@ class Hub:
     async def watch(self, socket: LocalSocket, room_id: int, name: str, slug: str) -> None:
         """The room joined the socket's sidebar: count its unread messages there from now on."""
         self.room_names[room_id] = (name, slug)
-        socket.sidebar_counts[room_id] = [0, 0]
+        socket.sidebar_counts[room_id] = NO_UNREAD
         listened = room_id in self.viewers or room_id in self.watchers
         self.watchers[room_id].add(socket)
         if not listened:

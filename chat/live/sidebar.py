@@ -1,6 +1,7 @@
 """The sidebar: each page's rooms with unread messages and mentions, the total in the title, room names.
 
-Counts are per page (a few integers each) and move with the room's new messages; a
+Counts are per page (a pair of integers per room, replaced when they move: rooms without unread
+messages all share memberships.NO_UNREAD) and move with the room's new messages; a
 badge or title is rendered once per distinct value (frames.badge and frames.title are
 cached), never per page.
 """
@@ -38,17 +39,16 @@ class Sidebar:
         for socket in list(self.hub.watchers.get(room_id, ())):
             if socket.room_id == room_id or socket.user_id == event["author"]:
                 continue
-            counts = socket.sidebar_counts[room_id]
-            counts[0] += 1
-            counts[1] += socket.user_id in event["mentions"]
+            unread, mentions = socket.sidebar_counts[room_id]
+            socket.sidebar_counts[room_id] = (unread + 1, mentions + (socket.user_id in event["mentions"]))
             self._send(socket, room_id)
 
     async def user_read(self, event: dict) -> None:
         """The user opened the room somewhere: its badges reset on their other pages."""
         room_id = event["room"]
         for socket in list(self.hub.users.get(event["user"], ())):
-            if room_id in socket.sidebar_counts and socket.sidebar_counts[room_id] != [0, 0]:
-                socket.sidebar_counts[room_id] = [0, 0]
+            if room_id in socket.sidebar_counts and socket.sidebar_counts[room_id] != memberships.NO_UNREAD:
+                socket.sidebar_counts[room_id] = memberships.NO_UNREAD
                 self._send(socket, room_id)
 
     async def room_renamed(self, event: dict) -> None:
