@@ -27,7 +27,7 @@ from django.template.defaultfilters import filesizeformat
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
 
-from . import images, limits, services, text
+from . import images, limits, message_display, services, text
 from .forms import MESSAGE_MAX_LENGTH, RATE_LIMITED
 from .models import Attachment, Message, Room
 
@@ -174,7 +174,9 @@ def post_with_files(
     if not result.created:
         _remove(unsaved)
     # Read back with what the partial shows, attachments included (an upload is rare; a socket send is not).
-    return services.PostResult(services.with_display(Message.objects.filter(pk=result.message.pk))[0], result.created)
+    return services.PostResult(
+        message_display.with_display(Message.objects.filter(pk=result.message.pk))[0], result.created
+    )
 
 
 def _store(item: Prepared) -> Attachment:

@@ -86,7 +86,7 @@ class Message(models.Model):
     client_id = models.UUIDField(null=True, blank=True)
     mentions = models.ManyToManyField(settings.AUTH_USER_MODEL, blank=True, related_name="mentioned_in")
 
-    # What the partial shows besides the fields, set by services.add_display (not stored).
+    # What the partial shows besides the fields, set by message_display.add_display (not stored).
     parts: list
     mention_ids: str
     reaction_counts: list

@@ -22,7 +22,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from . import services
+from . import message_display, services
 from .models import Message, Room
 
 
@@ -50,9 +50,9 @@ def window_around(room: Room, message: Message) -> Window:
     size, change = services.page_size(), room.last_change
     known = Message.objects.filter(room=room, created_change__lte=change)
     lead = size // 2
-    older = services.with_display(known.filter(seq__lt=message.seq).order_by("-seq")[: lead + 1])
+    older = message_display.with_display(known.filter(seq__lt=message.seq).order_by("-seq")[: lead + 1])
     rest = size - min(len(older), lead)
-    newer = services.with_display(known.filter(seq__gte=message.seq).order_by("seq")[: rest + 1])
+    newer = message_display.with_display(known.filter(seq__gte=message.seq).order_by("seq")[: rest + 1])
     return Window(
         messages=list(reversed(older[:lead])) + newer[:rest],
         has_older=len(older) > lead,
@@ -66,5 +66,5 @@ def messages_after(room: Room, after_id: int, change: int) -> tuple[list[Message
     and whether more follow."""
     size = services.page_size()
     qs = Message.objects.filter(room=room, pk__gt=after_id, created_change__lte=change).order_by("seq")
-    rows = services.with_display(qs[: size + 1])
+    rows = message_display.with_display(qs[: size + 1])
     return rows[:size], len(rows) > size

@@ -26,7 +26,7 @@ from django.http import Http404
 from django.utils.text import slugify
 from django.utils.translation import gettext
 
-from . import log_layout, profiles, services
+from . import log_layout, message_display, profiles, services
 from .models import Membership, Message, Room
 from .services import NotAllowed
 
@@ -201,6 +201,6 @@ def _log(room: Room, actor, kind: str, member) -> Message:
     entry = Message.objects.create(
         room=room, author=actor, member=member, kind=kind, body="", seq=seq, created_change=change, change=change
     )
-    services.add_display(entry, mentioned=[], reactions=[])
+    message_display.add_display(entry, mentioned=[], reactions=[])
     log_layout.place([entry])
     return entry

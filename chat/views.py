@@ -11,7 +11,7 @@ from django.utils.translation import gettext
 from django.views.decorators.http import require_http_methods, require_POST
 from django_htmx.middleware import HtmxDetails
 
-from . import limits, memberships, rooms, services
+from . import limits, memberships, message_display, rooms, services
 from .forms import (
     MESSAGE_MAX_LENGTH,
     RATE_LIMITED,
@@ -155,7 +155,7 @@ def history(request: HtmxHttpRequest, slug: str) -> HttpResponse:
 
 
 def _message_or_404(room: Room, pk: int):
-    found = services.with_display(Message.objects.filter(room=room, pk=pk, kind=Message.Kind.TEXT))
+    found = message_display.with_display(Message.objects.filter(room=room, pk=pk, kind=Message.Kind.TEXT))
     if not found:
         raise Http404("No such message.")
     return found[0]

@@ -2,7 +2,7 @@
 
 import pytest
 
-from chat import rooms, services
+from chat import message_display, rooms, services
 from chat.models import Profile, Room
 
 pytestmark = pytest.mark.django_db
@@ -30,7 +30,7 @@ def test_display_names_and_usernames_are_mentioned_longest_first(people):
     assert mentioned(room, alice, "@alice2 is nobody, mail a@alice.test") == []
     message = services.post_message(room, alice, "@はなこさん @Ada Lovelace").message
     assert sorted(u.pk for u in message.mentions.all()) == sorted([hanako.pk, ada_lovelace.pk])
-    shown = services.with_display(room.messages.filter(pk=message.pk))[0]  # as a page reads it back
+    shown = message_display.with_display(room.messages.filter(pk=message.pk))[0]  # as a page reads it back
     assert [(p.text, p.user_id) for p in shown.parts if p.user_id] == [
         ("はなこ", hanako.pk),
         ("Ada Lovelace", ada_lovelace.pk),

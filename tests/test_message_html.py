@@ -11,7 +11,7 @@ from django.db import connection
 from django.template.loader import render_to_string
 from django.utils import timezone
 
-from chat import looks, message_html, profiles, rooms, services
+from chat import looks, message_display, message_html, profiles, rooms, services
 from chat.looks import rendering
 from chat.models import Message, Profile
 
@@ -208,7 +208,7 @@ def test_reading_a_page_costs_the_same_queries_for_few_messages_as_for_many(auth
 
 def test_display_names_come_from_the_profile_read_with_the_message(author, chat):
     message = services.post_message(chat, author, "hi").message
-    [shown] = services.with_display(Message.objects.filter(pk=message.pk))
+    [shown] = message_display.with_display(Message.objects.filter(pk=message.pk))
     assert profiles.display_name(shown.author) == "ann"
     assert shown.files == []
     assert shown.reaction_counts[0].count == 0
