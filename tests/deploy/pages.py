@@ -15,7 +15,7 @@ import re
 import time
 import uuid
 from collections import Counter
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 
 import websockets
@@ -213,6 +213,38 @@ def open_pages(apps: Iterable[App], room: dict) -> list[Page]:
         )
         pages.append(page.start())
     return pages
+
+
+async def settle(
+    stored_now: Callable[[], set[int]], pages: list[Page], senders: list[Page], sent: int, limit: float
+) -> tuple[bool, bool, set[int]]:
+    """Wait (up to `limit` s each) until every send was answered and every page holds every stored message:
+    (answered, complete, the stored sequence numbers as last read)."""
+    stored: set[int] = set()
+
+    def complete() -> bool:
+        stored.clear()
+        stored.update(stored_now())
+        return all(set(p.seen) >= stored for p in pages)
+
+    answered = await until(lambda: sum(p.acks for p in senders) >= sent, limit)
+    done = await until(complete, limit, period=0.5)
+    return answered, done, stored
+
+
+def assert_each_page_has_each_message_once(figures: Figures, stored: set[int], sent: int) -> None:
+    assert len(stored) == sent, "every message sent was stored"
+    assert not figures.missing, f"lost: {figures.missing}"
+    assert not figures.duplicated, f"duplicated: {figures.duplicated}"
+    assert not figures.extra
+    assert not figures.gave_up, f"pages that would not reconnect: {figures.gave_up}"
+
+
+def print_layer_log(test: str, apps: Iterable[App]) -> None:
+    for app in apps:
+        log = app.log()
+        print(f"{test}: {app.log_path.name}: {log.count('channel layer failed')} layer failures, "
+              f"{log.count('channel layer back')} recoveries")  # fmt: skip
 
 
 async def until(check, limit: float, period: float = 0.1) -> bool:

@@ -9,7 +9,15 @@ import time
 
 import pytest
 
-from .pages import compare, open_pages, send_steadily, until
+from .pages import (
+    assert_each_page_has_each_message_once,
+    compare,
+    open_pages,
+    print_layer_log,
+    send_steadily,
+    settle,
+    until,
+)
 
 pytestmark = pytest.mark.deploy
 
@@ -48,30 +56,16 @@ async def test_pages_on_both_processes_get_every_message_once_across_a_sentinel_
             await asyncio.sleep(0.2)
         await sending
 
-        stored: set[int] = set()
-
-        def complete() -> bool:
-            stored.clear()
-            stored.update(deployment.stored())
-            return all(set(p.seen) >= stored for p in pages)
-
-        assert await until(lambda: sum(p.acks for p in senders) >= sent[0], 20), "sends not all answered"
-        await until(complete, 20, period=0.5)
+        answered, _, stored = await settle(deployment.stored, pages, senders, sent[0], 20)
+        assert answered, "sends not all answered"
         figures = compare(pages, stored, since=killed_at)
         print(
             f"\nfailover: {sent[0]} sent at {RATE}/s, {len(stored)} stored; replica promoted "
             f"{promoted_after:.1f} s after the kill; both /readyz 200 again after {ready_after or -1:.1f} s\n"
             f"failover: {figures.line()}"
         )
-        for app in deployment.apps.values():
-            log = app.log()
-            print(f"failover: {app.log_path.name}: {log.count('channel layer failed')} layer failures, "
-                  f"{log.count('channel layer back')} recoveries")  # fmt: skip
-        assert len(stored) == sent[0], "every message sent was stored"
-        assert not figures.missing, f"lost: {figures.missing}"
-        assert not figures.duplicated, f"duplicated: {figures.duplicated}"
-        assert not figures.extra
-        assert not figures.gave_up, f"pages that would not reconnect: {figures.gave_up}"
+        print_layer_log("failover", deployment.apps.values())
+        assert_each_page_has_each_message_once(figures, stored, sent[0])
         assert figures.worst_delay < LIVE_WITHIN, figures.line()
         assert ready_after is not None, "a process stayed unready"
     finally:

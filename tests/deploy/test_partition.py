@@ -11,7 +11,15 @@ import time
 import pytest
 
 from . import netns
-from .pages import compare, open_pages, send_steadily, until
+from .pages import (
+    assert_each_page_has_each_message_once,
+    compare,
+    open_pages,
+    print_layer_log,
+    send_steadily,
+    settle,
+    until,
+)
 
 pytestmark = pytest.mark.deploy
 
@@ -61,15 +69,7 @@ async def test_a_host_cut_from_redis_for_10_s_fills_in_and_nothing_is_lost_or_sh
             await asyncio.sleep(0.2)
         await sending
 
-        stored: set[int] = set()
-
-        def complete() -> bool:
-            stored.clear()
-            stored.update(deployment.stored())
-            return all(set(p.seen) >= stored for p in pages)
-
-        answered = await until(lambda: sum(p.acks for p in senders) >= sent[0], COMPLETE_WITHIN)
-        done = await until(complete, COMPLETE_WITHIN, period=0.5)
+        answered, done, stored = await settle(deployment.stored, pages, senders, sent[0], COMPLETE_WITHIN)
         completed_after = time.time() - healed_at
         figures = compare(pages, stored, since=cut_at)
         app1_pages = [p for p in pages if p.name.startswith("app1")]
@@ -92,17 +92,10 @@ async def test_a_host_cut_from_redis_for_10_s_fills_in_and_nothing_is_lost_or_sh
             f"partition: app1's pages alone: worst delay {during.worst_delay:.2f} s; app1's own posts during the "
             f"cut ({len({seq for _, seq, _ in cut_posts})}) on its pages: worst {slowest[0]:.2f} s ({slowest[2]})"
         )
-        for app in deployment.apps.values():
-            log = app.log()
-            print(f"partition: {app.log_path.name}: {log.count('channel layer failed')} layer failures, "
-                  f"{log.count('channel layer back')} recoveries")  # fmt: skip
+        print_layer_log("partition", deployment.apps.values())
         assert answered, "sends not all answered"
         assert done, f"pages incomplete {COMPLETE_WITHIN} s after the link came back: {figures.missing}"
-        assert len(stored) == sent[0], "every message sent was stored"
-        assert not figures.missing, f"lost: {figures.missing}"
-        assert not figures.duplicated, f"duplicated: {figures.duplicated}"
-        assert not figures.extra
-        assert not figures.gave_up, f"pages that would not reconnect: {figures.gave_up}"
+        assert_each_page_has_each_message_once(figures, stored, sent[0])
         assert cut_posts, "no post from the cut host during the cut"
         assert slowest[0] < SHOWN_WITHIN, f"a post on the cut host took {slowest[0]:.2f} s to show: {slowest}"
         # Before: no answer within the probe's 2 s (redis-py retried each silent sentinel ten times).
