@@ -158,7 +158,6 @@ class ReaderLookMiddleware:
         look = reader_look(request)
         translation.activate(look.language)
         request.LANGUAGE_CODE = look.language
-        request.look = look  # type: ignore[attr-defined]
         with timezone.override(look.zone):
             return self.get_response(request)
 
