@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import os
 import signal
 import sys
 import sysconfig
@@ -25,7 +24,7 @@ from collections import Counter
 from dataclasses import replace
 from pathlib import Path
 
-from .procs import ROOT, pin_client, raise_nofile, usage
+from .procs import ROOT, pin_client, raise_nofile, signal_for_file, usage
 from .scenarios import FULL, quiet, warm_up_rooms
 from .stacks import STACKS, Bench, Context, Stack, bench_environment, make_rooms, running
 from .traced_serve import snapshot_path
@@ -54,12 +53,7 @@ def place(stat: tracemalloc.StatisticDiff) -> str:
 
 async def take_snapshot(pid: int, number: int, limit: float = 60.0) -> tracemalloc.Snapshot:
     path = snapshot_path(pid, number)
-    os.kill(pid, signal.SIGUSR1)
-    began = time.monotonic()
-    while not path.exists():
-        if time.monotonic() - began > limit:
-            raise RuntimeError(f"the server wrote no heap snapshot within {limit:.0f} s")
-        await asyncio.sleep(0.2)
+    await signal_for_file(pid, signal.SIGUSR1, path, "heap snapshot", limit)
     try:
         snapshot = tracemalloc.Snapshot.load(str(path))
     finally:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import os
 import resource
 import signal
@@ -71,6 +72,16 @@ def wait_for_port(port: int, process: subprocess.Popen, log: Path, timeout: floa
         except OSError:
             time.sleep(0.05)
     raise RuntimeError(f"server on port {port} did not listen within {timeout:.0f} s:\n{tail(log)}")
+
+
+async def signal_for_file(pid: int, signum: int, path: Path, what: str, limit: float) -> None:
+    """Signal a server to write `path` (a heap snapshot, its collector's record) and wait until it has."""
+    os.kill(pid, signum)
+    began = time.monotonic()
+    while not path.exists():  # noqa: ASYNC240  # a stat between sleeps, in a bench client: no thread needed
+        if time.monotonic() - began > limit:
+            raise RuntimeError(f"the server wrote no {what} within {limit:.0f} s")
+        await asyncio.sleep(0.1)
 
 
 def tail(path: Path, lines: int = 30) -> str:

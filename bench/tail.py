@@ -18,11 +18,10 @@ import os
 import signal
 import statistics
 import sys
-import time
 from dataclasses import replace
 
 from .gc_serve import gc_path
-from .procs import pin_client, raise_nofile
+from .procs import pin_client, raise_nofile, signal_for_file
 from .scenarios import FULL, connect, run_step
 from .stacks import STACKS, Bench, Context, Stack, bench_environment, make_rooms, running
 
@@ -30,12 +29,7 @@ from .stacks import STACKS, Bench, Context, Stack, bench_environment, make_rooms
 async def collections(pid: int, number: int, limit: float = 30.0) -> dict:
     """What the server's collector did since the last call (gc_serve writes it on SIGUSR2)."""
     path = gc_path(pid, number)
-    os.kill(pid, signal.SIGUSR2)
-    began = time.monotonic()
-    while not path.exists():
-        if time.monotonic() - began > limit:
-            raise RuntimeError(f"the server wrote no gc record within {limit:.0f} s")
-        await asyncio.sleep(0.1)
+    await signal_for_file(pid, signal.SIGUSR2, path, "gc record", limit)
     try:
         return json.loads(path.read_text())
     finally:
