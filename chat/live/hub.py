@@ -11,7 +11,7 @@ The database is the record and the layer only the fast path: if the layer fails
 (Redis restarts), sockets stay open; the hub subscribes again with backoff, then the
 features fill in from the database what the layer lost (changes.Changes).
 
-About 310 lines, a little over the ~300 we aim at: the Hub class (its reason below) and the LocalSocket protocol
+About 320 lines, a little over the ~300 we aim at: the Hub class (its reason below) and the LocalSocket protocol
 every feature reads.
 """
 
