@@ -1,7 +1,8 @@
 """Where Redis is, read from the environment: one server (REDIS_URL) or a Sentinel-watched master.
 
-settings.py calls these; chat/shared_redis.py builds the chat's own clients from the settings they give,
-and channels-redis (RedisChannelLayer) gets the same place as its `hosts` entry.
+settings.py calls these; chat/shared_redis.py builds the chat's clients from the settings they give (the channel
+layer's too, chat/live/bus.py); channel_layer_host gives channels-redis's RedisChannelLayer the same place (the
+classic-Channels control in bench/ uses it).
 
     REDIS_URL=redis://redis:6379/0                  one server
     REDIS_SENTINELS=10.0.0.5:26379,10.0.0.6:26379   several sentinels, asked in turn for the master of

@@ -16,9 +16,8 @@ COMPOSER = '<form id="chat-form"'  # the fresh composer that answers a post
 
 
 def redis_layer(url: str) -> dict:
-    """The channel layer as project/settings.py configures it for REDIS_URL (no socket timeout)."""
-    host = {"address": url, "socket_timeout": None}
-    return {"default": {"BACKEND": "channels_redis.core.RedisChannelLayer", "CONFIG": {"hosts": [host]}}}
+    """The channel layer as project/settings.py configures it when there is Redis (it reaches REDIS_URL)."""
+    return {"default": {"BACKEND": "chat.live.bus.RedisPubSubLayer"}}
 
 
 async def test_posts_on_a_process_whose_redis_went_silent_are_answered_and_shown_here_within_a_second_or_two(
@@ -69,6 +68,7 @@ async def test_posts_on_a_process_whose_redis_went_silent_are_answered_and_shown
 @pytest.mark.django_db
 def test_a_view_broadcast_gives_up_on_a_silent_redis_within_the_bound(settings, private_redis):
     """A view (a post without JavaScript, an upload, an edit) answers its page even when the layer does not."""
+    settings.REDIS_URL = private_redis.url
     settings.CHANNEL_LAYERS = redis_layer(private_redis.url)
     private_redis.pause()
     try:
