@@ -7,6 +7,7 @@ feed's (live/feed.py), fed by the process's hub (live/hub.py).
 from __future__ import annotations
 
 import json
+import time
 from typing import Any
 
 from channels.db import database_sync_to_async
@@ -61,6 +62,7 @@ class ChatConsumer(AsyncWebsocketConsumer):
     room: Room
     joined = False  # in its room: from joining the hub until the socket closes
     room_id = user_id = heartbeat_phase = 0
+    access_checked_at = 0.0  # time.monotonic() when the session and room access were last found good
     room_is_open = True
     display_name = session_digest = ""
     look: looks.Look
@@ -108,6 +110,7 @@ class ChatConsumer(AsyncWebsocketConsumer):
         self.room, self.room_id, self.room_is_open = state.room, state.room.pk, state.room.kind == Room.Kind.OPEN
         self.user_id, self.display_name, self.sidebar_counts = user.pk, state.display_name, state.counts
         self.session_digest = session_digest(self.scope["session_key"])
+        self.access_checked_at = time.monotonic()  # the middleware loaded the session, socket_state the access
         self.use_look(looks.of_scope(self.scope, state.profile))
         self.feed = self.hub.feed(self)  # after room_is_open: a closed room's feed gets a guard
         self.joined = True
@@ -141,14 +144,15 @@ class ChatConsumer(AsyncWebsocketConsumer):
         try:
             data = parse_frame(text_data, bytes_data)
             action = frame_action(data)
-            # Every frame re-checks the session and access, but a catch-up: it only reads what this
-            # socket is sent anyway (the feed's guard re-checks access), and signing out or losing
-            # access closes the socket on every process.
-            if action != "catch_up":
+            # A frame acts only for a session and access still good: checked again in the database unless
+            # checked lately (access_is_fresh). A catch-up needs no check: it only reads what this socket is
+            # sent anyway (the feed's guard re-checks access).
+            if action != "catch_up" and not self.access_is_fresh():
                 refusal = await database_sync_to_async(self._refusal)()
                 if refusal is not None:
                     await refusal()
                     return
+                self.access_checked_at = time.monotonic()
             await getattr(self, f"on_{action}")(data)
         except (FrameError, services.NotAllowed) as error:
             await self.feed.reply(frames.error(str(error)))
@@ -200,6 +204,16 @@ class ChatConsumer(AsyncWebsocketConsumer):
         await self.feed.claim(claimed)
         if claimed is not None:
             await self.hub.reading.page_claimed(self, form.cleaned_data["unread_after"], claimed)
+
+    def access_is_fresh(self) -> bool:
+        """Whether the last check of this socket's session and access still holds without asking the database.
+
+        Ending a session or access announces it to every process, which closes the sockets before the next event
+        (live/sessions.py, live/members.py): a check then proves nothing new. It cost a thread hop and two queries
+        per frame (0.6 ms of the ~7 ms a message cost in 100 rooms of ten, bench.profile --stages). Not trusted
+        while announcements may be lost: the layer failed since (hub.access_trusted_since) or is failing."""
+        recent = time.monotonic() - self.access_checked_at < settings.CHAT_ACCESS_RECHECK_SECONDS
+        return recent and self.access_checked_at > self.hub.access_trusted_since and not self.hub.layer_outage.ongoing()
 
     def _refusal(self):
         """Why this socket may act no more (its session ended, or its reader lost access), or None."""

@@ -145,20 +145,11 @@ REDIS_SENTINELS: list[tuple[str, int]] = _sentinel["REDIS_SENTINELS"]
 REDIS_SENTINEL_MASTER: str = _sentinel["REDIS_SENTINEL_MASTER"]
 REDIS_SENTINEL_KWARGS: dict = _sentinel["REDIS_SENTINEL_KWARGS"]  # to the sentinels: timeouts, password
 REDIS_MASTER_KWARGS: dict = _sentinel["REDIS_MASTER_KWARGS"]  # to the master they name: db, password
+CHANNEL_LAYERS: dict[str, dict[str, Any]]
 if REDIS_URL or REDIS_SENTINELS:
-    CHANNEL_LAYERS = {
-        "default": {
-            "BACKEND": "channels_redis.core.RedisChannelLayer",
-            "CONFIG": {
-                # With socket_timeout None (redis-py 8 defaults to 5 s, which makes
-                # channels-redis drop every idle receive after about 5 s).
-                "hosts": [redis_env.channel_layer_host(REDIS_URL, _sentinel)],
-                # One channel per process and room carries the whole room's traffic.
-                "capacity": 5000,
-                "expiry": 30,
-            },
-        }
-    }
+    # Redis Pub/Sub through the chat's own Redis clients: one PUBLISH per event (chat/live/bus.py says why not
+    # channels-redis's layers).
+    CHANNEL_LAYERS = {"default": {"BACKEND": "chat.live.bus.RedisPubSubLayer"}}
 else:
     CHANNEL_LAYERS = {
         "default": {
@@ -228,6 +219,11 @@ CHAT_HEARTBEAT_SECONDS = float(os.environ.get("CHAT_HEARTBEAT_SECONDS", "20"))
 CHAT_RATE_PER_SECOND = float(os.environ.get("CHAT_RATE_PER_SECOND", "5"))
 CHAT_RATE_BURST = float(os.environ.get("CHAT_RATE_BURST", "10"))
 CHAT_MAX_SOCKETS_PER_USER = int(os.environ.get("CHAT_MAX_SOCKETS_PER_USER", "20"))
+# A socket's session and room access, checked in the database when it opens, are checked again by a frame at most
+# this often: a sign-out, a new password, a deactivation or a removal closes its sockets at once on every process
+# (a broadcast), and while the broadcasts may be lost (the layer failed) every frame checks. What no broadcast
+# announces (a session expiring, deleted in the admin) stops a socket within this long (chat/consumers.py).
+CHAT_ACCESS_RECHECK_SECONDS = float(os.environ.get("CHAT_ACCESS_RECHECK_SECONDS", "30"))
 # Accounts created per address and rooms per user (token buckets, shared through Redis when configured).
 # A class signing up together behind one address fits in the burst.
 CHAT_SIGNUPS_PER_HOUR = float(os.environ.get("CHAT_SIGNUPS_PER_HOUR", "60"))

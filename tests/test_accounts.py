@@ -1,10 +1,13 @@
-"""Who stays connected (chat/accounts.py): sign-out and deactivation close sockets; every frame checks the session."""
+"""Who stays connected (chat/accounts.py): sign-out and deactivation close sockets; frames check the session."""
+
+import asyncio
 
 from asgiref.sync import sync_to_async
 from channels.testing import WebsocketCommunicator
 from django.contrib.sessions.models import Session
 from django.test import Client
 
+from chat.live.hub import get_hub
 from chat.models import Message
 from project.asgi import application
 
@@ -49,10 +52,30 @@ async def test_deactivated_user_is_disconnected(make_user, lobby):
 
 
 @pytest_async
-async def test_every_frame_checks_the_session(make_user, lobby):
+async def test_a_session_ended_without_an_announcement_is_refused_within_the_recheck_time(make_user, lobby, settings):
+    settings.CHAT_ACCESS_RECHECK_SECONDS = 0.3
     alice = await sync_to_async(make_user)("alice")
     tab = await socket_for(await sync_to_async(signed_in_client)(alice), lobby.slug)
-    await sync_to_async(Session.objects.all().delete)()  # signed out with no event to tell us
+    await sync_to_async(Session.objects.all().delete)()  # signed out with no event to tell us (expired, the admin)
+    await asyncio.sleep(0.4)
     await tab.send_to(text_data=send_frame("after sign-out"))
     assert await closed_with(tab) == 4401
     assert not await sync_to_async(Message.objects.exists)()
+
+
+@pytest_async
+async def test_while_announcements_may_be_lost_every_frame_checks_the_session(make_user, lobby):
+    """The recheck time (30 s by default) stands on sign-outs being announced; when the layer failed, they may
+    not have been: then a frame asks the database, however lately its socket was checked."""
+    alice = await sync_to_async(make_user)("alice")
+    tab = await socket_for(await sync_to_async(signed_in_client)(alice), lobby.slug)
+    await tab.send_to(text_data=send_frame("checked just now"))
+    assert "checked just now" in await receive_until(tab, "<article")
+    get_hub().layer_outage.begin()  # a broadcast failed: announcements of other processes may be lost
+    try:
+        await sync_to_async(Session.objects.all().delete)()
+        await tab.send_to(text_data=send_frame("after sign-out"))
+        assert await closed_with(tab) == 4401
+    finally:
+        get_hub().layer_outage.end()
+    assert not await sync_to_async(Message.objects.filter(body="after sign-out").exists)()

@@ -1,6 +1,8 @@
 """Who may see what (chat/rooms.py, chat/live/members.py): closed rooms, direct conversations, members and
 roles, checked on every path: pages, fragments, socket connect and frames, sidebars, catch-up."""
 
+import asyncio
+
 import pytest
 from asgiref.sync import sync_to_async
 from django.test import Client
@@ -84,12 +86,15 @@ async def test_a_removed_member_is_closed_at_once_and_gets_nothing_after(people,
     assert (await sync_to_async(members_browser.get)(closed.get_absolute_url())).status_code == 404
 
 
-async def test_a_frame_from_a_member_removed_meanwhile_is_refused(people, closed):
+async def test_a_frame_from_a_member_removed_meanwhile_is_refused(people, closed, settings):
+    settings.CHAT_ACCESS_RECHECK_SECONDS = 0.3
     member = people[1]
     page, _, _ = await open_socket(closed.slug, member)
     await drain(page)
-    # Removed in the database only: the event that closes the socket was lost.
+    # Removed in the database only: the event that closes the socket was lost; the next frame after the recheck
+    # time finds it out.
     await sync_to_async(Membership.objects.filter(room=closed, user=member).delete)()
+    await asyncio.sleep(0.4)
     for frame in (
         send_frame("forged"),
         htmx_frame({"action": "typing", "message": "x"}, "chat-message-input"),

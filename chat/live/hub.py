@@ -20,6 +20,7 @@ from __future__ import annotations
 import asyncio
 import contextvars
 import logging
+import time
 import uuid
 import weakref
 from collections import Counter, defaultdict
@@ -93,6 +94,9 @@ class Hub:
         self.tasks: list[asyncio.Task] = []
         self.layer_calls = asyncio.Semaphore(LAYER_CALLS)
         self.layer_outage = Outage()  # publish skips the layer while it is ongoing
+        # Sockets' access checks from before this (time.monotonic()) are not trusted: announcements of sessions or
+        # access that ended may have been lost while the layer was away (consumers.ChatConsumer.access_is_fresh).
+        self.access_trusted_since = 0.0
         self.viewers: dict[int, set[LocalSocket]] = defaultdict(set)  # room -> sockets showing it
         self.watchers: dict[int, set[LocalSocket]] = defaultdict(set)  # room -> sockets listing it
         self.users: dict[int, set[LocalSocket]] = defaultdict(set)
@@ -227,10 +231,12 @@ class Hub:
         group = group_of(event)
         if not self.layer_outage.ongoing():
             try:
-                await asyncio.wait_for(self._group_send(group, event), PUBLISH_TIMEOUT_SECONDS)
+                async with asyncio.timeout(PUBLISH_TIMEOUT_SECONDS):  # no task per event, as wait_for makes
+                    await self._group_send(group, event)
                 return
             except Exception:  # a timeout too: the send is cancelled, and redis-py drops its connection
                 self.layer_outage.begin()
+                self.access_trusted_since = time.monotonic() + self.layer_outage.seconds
                 logger.warning("broadcast to %s failed; handling events locally for a while", group, exc_info=True)
         await self.dispatch(event)
 
@@ -274,6 +280,7 @@ class Hub:
                     await self._subscribe()
                     self.subscribed.set()
                     if failures:
+                        self.access_trusted_since = time.monotonic()
                         logger.warning("channel layer back; filling in from the database")
                         self.layer_outage.end()
                         LAYER_RECONNECTS.inc()
@@ -283,6 +290,7 @@ class Hub:
             except asyncio.CancelledError:
                 raise
             except Exception:
+                self.access_trusted_since = float("inf")  # until subscribed again: every frame checks
                 if failures == 0:
                     logger.warning("channel layer failed; resubscribing", exc_info=True)
                 delay = RESUBSCRIBE_DELAYS[min(failures, len(RESUBSCRIBE_DELAYS) - 1)]
