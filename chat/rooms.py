@@ -203,4 +203,5 @@ def _log(room: Room, actor, kind: str, member) -> Message:
     )
     message_display.add_display(entry, mentioned=[], reactions=[])
     log_layout.place([entry])
+    log_layout.remember(entry)
     return entry
