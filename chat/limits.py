@@ -88,7 +88,8 @@ async def allow_frame(user_id: int) -> bool:
     script = _shared_bucket_script()
     if script is not None:
         try:
-            return bool(await asyncio.wait_for(script(keys=[key], args=[rate, burst]), FRAME_TIMEOUT_SECONDS))
+            async with asyncio.timeout(FRAME_TIMEOUT_SECONDS):  # no task per frame, as wait_for makes
+                return bool(await script(keys=[key], args=[rate, burst]))
         except Exception:
             _outage.begin()
             logger.warning("rate limiter cannot reach Redis; limiting per process for a while", exc_info=True)
