@@ -10,6 +10,7 @@ import pytest
 from django.db import connection
 from django.template.loader import render_to_string
 from django.utils import timezone
+from django.utils.html import strip_spaces_between_tags
 
 from chat import looks, message_display, message_html, profiles, rooms, services
 from chat.looks import rendering
@@ -212,3 +213,23 @@ def test_display_names_come_from_the_profile_read_with_the_message(author, chat)
     assert profiles.display_name(shown.author) == "ann"
     assert shown.files == []
     assert shown.reaction_counts[0].count == 0
+
+
+def test_a_messages_tools_copied_from_their_shape_are_what_their_partials_render_for_it(author, make_user, chat):
+    """{% message_tools %} renders the picker and the menu once per room, language and reactions given, then puts
+    each message's id in: the copy must be what rendering them for the message gives."""
+    bob = make_user("bob")
+    plain = services.post_message(chat, author, "nothing given yet").message
+    reacted = services.post_message(chat, bob, "given some").message
+    services.toggle_reaction(reacted, author, "🎉")
+    services.toggle_reaction(reacted, bob, "👍")
+    messages, _ = services.latest_messages(chat)
+    assert {m.pk for m in messages} >= {plain.pk, reacted.pk}
+    for look in (looks.Look("en", "UTC"), looks.Look("ja", "Asia/Tokyo")):
+        with rendering(look):
+            for message in messages:
+                copied = render_to_string("chat/_message.html", {"message": message})
+                tools = render_to_string("chat/_message_tools.html", {"message": message})
+                assert strip_spaces_between_tags(tools) in copied  # _message.html's {% spaceless %}
+                assert f'value="{message.pk} ' in tools and f"/messages/{message.pk}/edit/" in tools
+                assert ("でリアクション" in copied) == (look.language == "ja")  # each language its own shape
