@@ -106,7 +106,7 @@ def run_one(bench: Bench, scenario: str, stack_name: str, sizes: Sizes) -> dict[
     spec = STACKS[stack_name]
     print(f"{scenario} on {stack_name}", flush=True)
     rooms = make_rooms(bench, spec, scenario, ROOMS_OF[scenario](sizes), SOCKETS_OF[scenario](sizes))
-    with running(bench, spec) as stack:
+    with running(bench, spec, flood_control=scenario in scenarios.FLOOD_CONTROL_ON) as stack:
         started = time.monotonic()
         result = asyncio.run(run_scenario(bench, stack, rooms, scenario, sizes))
         result["seconds"] = round(time.monotonic() - started, 1)
@@ -201,7 +201,7 @@ def main(argv: list[str] | None = None) -> int:
         wait_quiet(args.wait_quiet)
     info = machine()
     print(f"machine: {info}", flush=True)
-    users = max(sizes.idle_sockets, sizes.fanout_sockets, sizes.storm_sockets) + sizes.storm_rooms
+    users = max(SOCKETS_OF[scenario](sizes) for scenario in SCENARIOS) + sizes.storm_rooms
     rows: list[dict[str, Any]] = []
     started = time.monotonic()
     try:

@@ -1,4 +1,4 @@
-"""The scenarios: fanout, spread, idle and storm, each run on one stack and summarised as one row."""
+"""The scenarios: fanout, spread, rooms, idle and storm, each run on one stack and summarised as one row."""
 
 from __future__ import annotations
 
@@ -293,11 +293,27 @@ async def fanout(ctx: Context, sizes: Sizes) -> dict:
 
 
 async def spread(ctx: Context, sizes: Sizes) -> dict:
-    """Many small rooms, all of them busy."""
+    """Many small rooms, all of them busy; each message from another member, under flood control."""
     sockets = await connect(ctx, sizes.spread_rooms * sizes.spread_members, sizes)
     await asyncio.sleep(0.5)
     result = await ladder(ctx, sockets, sizes.spread_members, sizes.spread_step, sizes)
     return ladder_row(ctx, "spread", len(sockets), result)
+
+
+def rooms_of_five(sizes: Sizes) -> int:
+    return sizes.spread_rooms * 10
+
+
+async def rooms(ctx: Context, sizes: Sizes) -> dict:
+    """More, smaller rooms: ten times spread's rooms of five (1,000 x 5 at full size), all busy."""
+    members = ROOM_OF_FIVE
+    sockets = await connect(ctx, rooms_of_five(sizes) * members, sizes)
+    await asyncio.sleep(0.5)
+    result = await ladder(ctx, sockets, members, sizes.spread_step, sizes)
+    return ladder_row(ctx, "rooms", len(sockets), result)
+
+
+ROOM_OF_FIVE = 5
 
 
 # Idle -------------------------------------------------------------------------------------
@@ -452,11 +468,14 @@ async def storm(ctx: Context, sizes: Sizes) -> dict:
     )
 
 
-SCENARIOS = {"fanout": fanout, "spread": spread, "idle": idle, "storm": storm}
+SCENARIOS = {"fanout": fanout, "spread": spread, "rooms": rooms, "idle": idle, "storm": storm}
+# Run with the app's flood control (bench/stacks.py): every socket is its own user, and messages go round them.
+FLOOD_CONTROL_ON = ("spread", "rooms")
 # Default plan; `--stack` may also pick the optional app-redis-2proc-2cores for fanout and spread.
 STACKS_OF = {
     "fanout": ("bare", "classic", "app-memory-1proc", "app-redis-1proc", "app-redis-2proc"),
     "spread": ("bare", "classic", "app-memory-1proc", "app-redis-1proc", "app-redis-2proc"),
+    "rooms": ("bare", "app-redis-1proc"),
     "idle": ("app-memory-1proc", "app-redis-1proc", "app-redis-2proc"),
     "storm": ("app-memory-1proc", "app-redis-1proc", "app-redis-2proc"),
 }
@@ -464,18 +483,21 @@ SERVER_VARIANTS = ("app-redis-1proc-asyncio", "app-redis-1proc-uvicorn")
 OPTIONAL_STACKS_OF = {
     "fanout": ("app-redis-2proc-2cores", *SERVER_VARIANTS),
     "spread": ("app-redis-2proc-2cores", *SERVER_VARIANTS),
+    "rooms": ("classic", "app-memory-1proc", "app-redis-2proc"),
     "idle": SERVER_VARIANTS,
     "storm": SERVER_VARIANTS,
 }
 ROOMS_OF = {
     "fanout": lambda sizes: 1,
     "spread": lambda sizes: sizes.spread_rooms,
+    "rooms": rooms_of_five,
     "idle": lambda sizes: sizes.idle_rooms,
     "storm": lambda sizes: sizes.storm_rooms,
 }
 SOCKETS_OF = {
     "fanout": lambda sizes: sizes.fanout_sockets,
     "spread": lambda sizes: sizes.spread_rooms * sizes.spread_members,
+    "rooms": lambda sizes: rooms_of_five(sizes) * ROOM_OF_FIVE,
     "idle": lambda sizes: sizes.idle_sockets,
     "storm": lambda sizes: sizes.storm_sockets,
 }

@@ -95,8 +95,13 @@ class Stack:
     pids: dict[str, int]
 
 
+# Flood control as the app ships it (5 frames/s, bursts of 10 per user), for scenarios whose load spreads over
+# enough users to stay under it; the others lift it (fixtures.server_env).
+FLOOD_CONTROL_LIFTED = ("CHAT_RATE_PER_SECOND", "CHAT_RATE_BURST")
+
+
 @contextmanager
-def running(bench: Bench, spec: StackSpec) -> Iterator[Stack]:
+def running(bench: Bench, spec: StackSpec, flood_control: bool = False) -> Iterator[Stack]:
     """Start a stack's processes (servers on the server core); stop them on exit, whatever happens."""
     started = []
     try:
@@ -106,6 +111,8 @@ def running(bench: Bench, spec: StackSpec) -> Iterator[Stack]:
             started.append(bench.procs.start("redis", port, redis_argv(port), bench.env()))
             redis_url = f"redis://127.0.0.1:{port}/0"
         env = bench.env(redis_url)
+        if flood_control:
+            env = {k: v for k, v in env.items() if k not in FLOOD_CONTROL_LIFTED}
         for index in range(spec.processes):
             port = free_port()
             if spec.kind == "bare":
