@@ -48,12 +48,13 @@ from .writer import Writer
 
 logger = logging.getLogger(__name__)
 
-# Channels' groups expire after a day; refresh our memberships well before.
+# The in-memory layer's groups expire after a day; refresh our memberships well before (a Pub/Sub subscription,
+# chat/live/bus.py, does not expire, and subscribing again costs nothing).
 GROUP_REFRESH_SECONDS = 3600
 RESUBSCRIBE_DELAYS = (0.1, 0.25, 0.5, 1.0, 2.0)
-# Channel-layer calls (group joins, leaves, sends) a process makes at once: channels-redis
-# takes a pooled connection per call and fails past 100 at once (redis-py's default), and
-# a reconnect storm joins a group for every socket. The reader's receive is not counted.
+# Channel-layer calls (group joins, leaves, sends) a process makes at once: a send takes a
+# pooled connection (shared_redis.MAX_CONNECTIONS), and a reconnect storm joins a group for
+# every socket. The reader's receive is not counted.
 LAYER_CALLS = 32
 
 
