@@ -1,4 +1,4 @@
-"""The scenarios: fanout, spread, idle and storm, each run on one stack and summarised as one row."""
+"""The scenarios: fanout, spread, lowrate, idle and storm, each run on one stack and summarised as one row."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ from collections import Counter
 from dataclasses import asdict, dataclass
 from typing import Any
 
-from .loadgen import Socket, StepStats, Target, percentile, poll
+from .loadgen import Load, Socket, StepStats, Target, percentile, poll
 from .procs import Window, usage
 from .stacks import Context
 
@@ -30,6 +30,7 @@ WARM_UP_DELIVERIES = 1_000  # per second, for one step before each ladder (first
 @dataclass(frozen=True)
 class Sizes:
     fanout_sockets: int
+    lowrate_seconds: float  # one message a second into the fanout room for this long
     spread_rooms: int
     spread_members: int
     idle_sockets: int
@@ -53,6 +54,7 @@ class Sizes:
 
 FULL = Sizes(
     fanout_sockets=1000,
+    lowrate_seconds=30.0,
     spread_rooms=100,
     spread_members=10,
     idle_sockets=5000,
@@ -75,6 +77,7 @@ FULL = Sizes(
 )
 QUICK = Sizes(
     fanout_sockets=100,
+    lowrate_seconds=5.0,
     spread_rooms=10,
     spread_members=10,
     idle_sockets=200,
@@ -300,6 +303,64 @@ async def spread(ctx: Context, sizes: Sizes) -> dict:
     return ladder_row(ctx, "spread", len(sockets), result)
 
 
+# Low rate -------------------------------------------------------------------------------
+
+
+LOWRATE_MESSAGES_PER_SECOND = 1.0
+
+
+def per_message_spread(load: Load, start: float, end: float) -> tuple[float | None, float | None]:
+    """Median over the window's messages of their first and of their last delivery's latency (ms): what a message
+    costs before it fans out, and when the last page has it."""
+    first: dict[float, float] = {}
+    last: dict[float, float] = {}
+    for at, latency in zip(load.sent_at, load.latency, strict=True):
+        if start <= at < end:
+            first[at] = min(first.get(at, latency), latency)
+            last[at] = max(last.get(at, latency), latency)
+    firsts, lasts = sorted(first.values()), sorted(last.values())
+    median = percentile(firsts, 0.5), percentile(lasts, 0.5)
+    return tuple(None if m is None else round(m * 1000, 1) for m in median)  # type: ignore[return-value]
+
+
+async def lowrate(ctx: Context, sizes: Sizes) -> dict:
+    """The fanout room at one message a second: the latency of a room that is not busy, and its CPU per delivery."""
+    sockets = await connect(ctx, sizes.fanout_sockets, sizes)
+    await asyncio.sleep(0.5)
+    rate = LOWRATE_MESSAGES_PER_SECOND
+    await run_step(ctx, sockets, len(sockets), rate, max(2.0, sizes.warm_up * 3), sizes, label="warm-up")
+    window_start = time.time()
+    step = await run_step(ctx, sockets, len(sockets), rate, sizes.lowrate_seconds, sizes)
+    first, last = per_message_spread(ctx.load, window_start, time.time())
+    ends = await settle(ctx, sizes)
+    notes = [
+        f"{step['sent']} messages; per message (median): first page {first} ms, last page {last} ms",
+        f"client CPU {step['client_cpu']:.0f}%, other processes {step['others_cpu']:.0f}% of a core",
+    ]
+    return row(
+        ctx,
+        "lowrate",
+        len(sockets),
+        target=step["target"],
+        achieved=step["achieved"],
+        p50=step["p50"],
+        p95=step["p95"],
+        p99=step["p99"],
+        lost=ctx.load.lost_between({}, ends),
+        dup=ctx.load.dups,
+        cpu=step["cpu"],
+        cpu_us_per_delivery=step["cpu_us_per_delivery"],
+        rss_mib=step["rss_mib"],
+        client_cpu=step["client_cpu"],
+        others_cpu=step["others_cpu"],
+        first_page_ms=first,
+        last_page_ms=last,
+        notes="; ".join(notes),
+        steps=[step],
+        missing_examples=ctx.load.missing_examples(ends),
+    )
+
+
 # Idle -------------------------------------------------------------------------------------
 
 
@@ -452,11 +513,14 @@ async def storm(ctx: Context, sizes: Sizes) -> dict:
     )
 
 
-SCENARIOS = {"fanout": fanout, "spread": spread, "idle": idle, "storm": storm}
+SCENARIOS = {"fanout": fanout, "spread": spread, "lowrate": lowrate, "idle": idle, "storm": storm}
+# Scenarios compared by latency at a fixed load, not by the highest load they pass (bench.run's ratios).
+LATENCY_SCENARIOS = ("lowrate",)
 # Default plan; `--stack` may also pick the optional app-redis-2proc-2cores for fanout and spread.
 STACKS_OF = {
     "fanout": ("bare", "classic", "app-memory-1proc", "app-redis-1proc", "app-redis-2proc"),
     "spread": ("bare", "classic", "app-memory-1proc", "app-redis-1proc", "app-redis-2proc"),
+    "lowrate": ("bare", "app-redis-1proc"),
     "idle": ("app-memory-1proc", "app-redis-1proc", "app-redis-2proc"),
     "storm": ("app-memory-1proc", "app-redis-1proc", "app-redis-2proc"),
 }
@@ -464,18 +528,21 @@ SERVER_VARIANTS = ("app-redis-1proc-asyncio", "app-redis-1proc-uvicorn")
 OPTIONAL_STACKS_OF = {
     "fanout": ("app-redis-2proc-2cores", *SERVER_VARIANTS),
     "spread": ("app-redis-2proc-2cores", *SERVER_VARIANTS),
+    "lowrate": ("classic", "app-memory-1proc", "app-redis-2proc", *SERVER_VARIANTS),
     "idle": SERVER_VARIANTS,
     "storm": SERVER_VARIANTS,
 }
 ROOMS_OF = {
     "fanout": lambda sizes: 1,
     "spread": lambda sizes: sizes.spread_rooms,
+    "lowrate": lambda sizes: 1,
     "idle": lambda sizes: sizes.idle_rooms,
     "storm": lambda sizes: sizes.storm_rooms,
 }
 SOCKETS_OF = {
     "fanout": lambda sizes: sizes.fanout_sockets,
     "spread": lambda sizes: sizes.spread_rooms * sizes.spread_members,
+    "lowrate": lambda sizes: sizes.fanout_sockets,
     "idle": lambda sizes: sizes.idle_sockets,
     "storm": lambda sizes: sizes.storm_sockets,
 }
