@@ -329,12 +329,20 @@ async def lowrate(ctx: Context, sizes: Sizes) -> dict:
     await asyncio.sleep(0.5)
     rate = LOWRATE_MESSAGES_PER_SECOND
     await run_step(ctx, sockets, len(sockets), rate, max(2.0, sizes.warm_up * 3), sizes, label="warm-up")
+    # The servers' CPU with the same sockets and no messages (heartbeats, presence, daphne's timers): what a
+    # delivery costs is the step's CPU above it.
+    window = Window(measured_pids(ctx)).open()
+    await asyncio.sleep(min(10.0, sizes.lowrate_seconds / 3))
+    rest = split_usage(window.close())
     window_start = time.time()
     step = await run_step(ctx, sockets, len(sockets), rate, sizes.lowrate_seconds, sizes)
     first, last = per_message_spread(ctx.load, window_start, time.time())
     ends = await settle(ctx, sizes)
+    rest_cpu, step_cpu = sum(rest["cpu"].values()), sum(step["cpu"].values())
+    above_rest = round((step_cpu - rest_cpu) * 1e4 / step["achieved"], 1) if step["achieved"] else None
     notes = [
         f"{step['sent']} messages; per message (median): first page {first} ms, last page {last} ms",
+        f"at rest {rest_cpu:.1f}% of a core; CPU per delivery above rest {above_rest} µs",
         f"client CPU {step['client_cpu']:.0f}%, other processes {step['others_cpu']:.0f}% of a core",
     ]
     return row(
@@ -355,6 +363,8 @@ async def lowrate(ctx: Context, sizes: Sizes) -> dict:
         others_cpu=step["others_cpu"],
         first_page_ms=first,
         last_page_ms=last,
+        rest_cpu=rest["cpu"],
+        cpu_us_per_delivery_above_rest=above_rest,
         notes="; ".join(notes),
         steps=[step],
         missing_examples=ctx.load.missing_examples(ends),
