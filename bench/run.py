@@ -16,7 +16,17 @@ from typing import Any
 
 from . import scenarios
 from .procs import ROOT, can_pin, machine_busy_seconds, pin_client, raise_nofile
-from .scenarios import FULL, OPTIONAL_STACKS_OF, QUICK, ROOMS_OF, SCENARIOS, SOCKETS_OF, STACKS_OF, Sizes
+from .scenarios import (
+    FULL,
+    LATENCY_SCENARIOS,
+    OPTIONAL_STACKS_OF,
+    QUICK,
+    ROOMS_OF,
+    SCENARIOS,
+    SOCKETS_OF,
+    STACKS_OF,
+    Sizes,
+)
 from .stacks import STACKS, Bench, Context, Stack, bench_environment, make_rooms, running
 
 COLUMNS = (
@@ -125,9 +135,15 @@ async def run_scenario(
 
 
 def add_ratios(rows: list[dict[str, Any]]) -> None:
-    """Best sustained deliveries/s of each stack relative to bare and classic in the same scenario."""
+    """Best sustained deliveries/s of each stack relative to bare and classic in the same scenario; in a scenario
+    at a fixed load (lowrate), the median latency relative to bare's, in the notes."""
     for row in rows:
         if "achieved" not in row:
+            continue
+        if row["scenario"] in LATENCY_SCENARIOS:
+            bare = next((r for r in rows if r["stack"] == "bare" and r["scenario"] == row["scenario"]), None)
+            if bare is not None and row is not bare and bare.get("p50") and row.get("p50"):
+                row["notes"] += f"; p50 {row['p50'] / bare['p50']:.1f}x bare's ({bare['p50']} ms)"
             continue
         for control in ("bare", "classic"):
             other = next((r for r in rows if r["stack"] == control and r["scenario"] == row["scenario"]), None)

@@ -1,4 +1,4 @@
-"""The scenarios: fanout, spread, rooms, idle and storm, each run on one stack and summarised as one row."""
+"""The scenarios: fanout, spread, rooms, lowrate, idle and storm, each run on one stack and summarised as one row."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ from collections import Counter
 from dataclasses import asdict, dataclass
 from typing import Any
 
-from .loadgen import Socket, StepStats, Target, percentile, poll
+from .loadgen import Load, Socket, StepStats, Target, percentile, poll
 from .procs import Window, usage
 from .stacks import Context
 
@@ -30,6 +30,7 @@ WARM_UP_DELIVERIES = 1_000  # per second, for one step before each ladder (first
 @dataclass(frozen=True)
 class Sizes:
     fanout_sockets: int
+    lowrate_seconds: float  # one message a second into the fanout room for this long
     spread_rooms: int
     spread_members: int
     idle_sockets: int
@@ -53,6 +54,7 @@ class Sizes:
 
 FULL = Sizes(
     fanout_sockets=1000,
+    lowrate_seconds=30.0,
     spread_rooms=100,
     spread_members=10,
     idle_sockets=5000,
@@ -75,6 +77,7 @@ FULL = Sizes(
 )
 QUICK = Sizes(
     fanout_sockets=100,
+    lowrate_seconds=5.0,
     spread_rooms=10,
     spread_members=10,
     idle_sockets=200,
@@ -316,6 +319,74 @@ async def rooms(ctx: Context, sizes: Sizes) -> dict:
 ROOM_OF_FIVE = 5
 
 
+# Low rate -------------------------------------------------------------------------------
+
+
+LOWRATE_MESSAGES_PER_SECOND = 1.0
+
+
+def per_message_spread(load: Load, start: float, end: float) -> tuple[float | None, float | None]:
+    """Median over the window's messages of their first and of their last delivery's latency (ms): what a message
+    costs before it fans out, and when the last page has it."""
+    first: dict[float, float] = {}
+    last: dict[float, float] = {}
+    for at, latency in zip(load.sent_at, load.latency, strict=True):
+        if start <= at < end:
+            first[at] = min(first.get(at, latency), latency)
+            last[at] = max(last.get(at, latency), latency)
+    firsts, lasts = sorted(first.values()), sorted(last.values())
+    median = percentile(firsts, 0.5), percentile(lasts, 0.5)
+    return tuple(None if m is None else round(m * 1000, 1) for m in median)  # type: ignore[return-value]
+
+
+async def lowrate(ctx: Context, sizes: Sizes) -> dict:
+    """The fanout room at one message a second: the latency of a room that is not busy, and its CPU per delivery."""
+    sockets = await connect(ctx, sizes.fanout_sockets, sizes)
+    await asyncio.sleep(0.5)
+    rate = LOWRATE_MESSAGES_PER_SECOND
+    await run_step(ctx, sockets, len(sockets), rate, max(2.0, sizes.warm_up * 3), sizes, label="warm-up")
+    # The servers' CPU with the same sockets and no messages (heartbeats, presence, daphne's timers): what a
+    # delivery costs is the step's CPU above it.
+    window = Window(measured_pids(ctx)).open()
+    await asyncio.sleep(min(10.0, sizes.lowrate_seconds / 3))
+    rest = split_usage(window.close())
+    window_start = time.time()
+    step = await run_step(ctx, sockets, len(sockets), rate, sizes.lowrate_seconds, sizes)
+    first, last = per_message_spread(ctx.load, window_start, time.time())
+    ends = await settle(ctx, sizes)
+    rest_cpu, step_cpu = sum(rest["cpu"].values()), sum(step["cpu"].values())
+    above_rest = round((step_cpu - rest_cpu) * 1e4 / step["achieved"], 1) if step["achieved"] else None
+    notes = [
+        f"{step['sent']} messages; per message (median): first page {first} ms, last page {last} ms",
+        f"at rest {rest_cpu:.1f}% of a core; CPU per delivery above rest {above_rest} µs",
+        f"client CPU {step['client_cpu']:.0f}%, other processes {step['others_cpu']:.0f}% of a core",
+    ]
+    return row(
+        ctx,
+        "lowrate",
+        len(sockets),
+        target=step["target"],
+        achieved=step["achieved"],
+        p50=step["p50"],
+        p95=step["p95"],
+        p99=step["p99"],
+        lost=ctx.load.lost_between({}, ends),
+        dup=ctx.load.dups,
+        cpu=step["cpu"],
+        cpu_us_per_delivery=step["cpu_us_per_delivery"],
+        rss_mib=step["rss_mib"],
+        client_cpu=step["client_cpu"],
+        others_cpu=step["others_cpu"],
+        first_page_ms=first,
+        last_page_ms=last,
+        rest_cpu=rest["cpu"],
+        cpu_us_per_delivery_above_rest=above_rest,
+        notes="; ".join(notes),
+        steps=[step],
+        missing_examples=ctx.load.missing_examples(ends),
+    )
+
+
 # Idle -------------------------------------------------------------------------------------
 
 
@@ -468,14 +539,17 @@ async def storm(ctx: Context, sizes: Sizes) -> dict:
     )
 
 
-SCENARIOS = {"fanout": fanout, "spread": spread, "rooms": rooms, "idle": idle, "storm": storm}
+SCENARIOS = {"fanout": fanout, "spread": spread, "rooms": rooms, "lowrate": lowrate, "idle": idle, "storm": storm}
 # Run with the app's flood control (bench/stacks.py): every socket is its own user, and messages go round them.
 FLOOD_CONTROL_ON = ("spread", "rooms")
+# Scenarios compared by latency at a fixed load, not by the highest load they pass (bench.run's ratios).
+LATENCY_SCENARIOS = ("lowrate",)
 # Default plan; `--stack` may also pick the optional app-redis-2proc-2cores for fanout and spread.
 STACKS_OF = {
     "fanout": ("bare", "classic", "app-memory-1proc", "app-redis-1proc", "app-redis-2proc"),
     "spread": ("bare", "classic", "app-memory-1proc", "app-redis-1proc", "app-redis-2proc"),
     "rooms": ("bare", "app-redis-1proc"),
+    "lowrate": ("bare", "app-redis-1proc"),
     "idle": ("app-memory-1proc", "app-redis-1proc", "app-redis-2proc"),
     "storm": ("app-memory-1proc", "app-redis-1proc", "app-redis-2proc"),
 }
@@ -484,6 +558,7 @@ OPTIONAL_STACKS_OF = {
     "fanout": ("app-redis-2proc-2cores", *SERVER_VARIANTS),
     "spread": ("app-redis-2proc-2cores", *SERVER_VARIANTS),
     "rooms": ("classic", "app-memory-1proc", "app-redis-2proc"),
+    "lowrate": ("classic", "app-memory-1proc", "app-redis-2proc", *SERVER_VARIANTS),
     "idle": SERVER_VARIANTS,
     "storm": SERVER_VARIANTS,
 }
@@ -491,6 +566,7 @@ ROOMS_OF = {
     "fanout": lambda sizes: 1,
     "spread": lambda sizes: sizes.spread_rooms,
     "rooms": rooms_of_five,
+    "lowrate": lambda sizes: 1,
     "idle": lambda sizes: sizes.idle_rooms,
     "storm": lambda sizes: sizes.storm_rooms,
 }
@@ -498,6 +574,7 @@ SOCKETS_OF = {
     "fanout": lambda sizes: sizes.fanout_sockets,
     "spread": lambda sizes: sizes.spread_rooms * sizes.spread_members,
     "rooms": lambda sizes: rooms_of_five(sizes) * ROOM_OF_FIVE,
+    "lowrate": lambda sizes: sizes.fanout_sockets,
     "idle": lambda sizes: sizes.idle_sockets,
     "storm": lambda sizes: sizes.storm_sockets,
 }

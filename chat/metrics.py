@@ -17,7 +17,7 @@ import asyncio
 from collections.abc import Iterator
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, PlatformCollector, ProcessCollector
-from prometheus_client.core import GaugeMetricFamily
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 from prometheus_client.registry import Collector
 
 REGISTRY = CollectorRegistry(auto_describe=True)
@@ -25,12 +25,46 @@ REGISTRY = CollectorRegistry(auto_describe=True)
 ProcessCollector(registry=REGISTRY)
 PlatformCollector(registry=REGISTRY)
 
+
+class Tally:
+    """A counter bumped for every frame a socket is sent: a plain integer, read when scraped (TallyCollector).
+
+    prometheus-client's Counter takes a lock on every `inc` (0.6 µs here, a tenth of what writing a frame on a
+    socket now costs). Only the event loop's thread bumps a tally; a scrape (in a thread) reads one integer.
+    """
+
+    __slots__ = ("value",)
+
+    def __init__(self) -> None:
+        self.value = 0
+
+    def inc(self, amount: int = 1) -> None:
+        self.value += amount
+
+
+class TallyCollector(Collector):
+    def __init__(self, name: str, documentation: str, tally: Tally) -> None:
+        self.name, self.documentation, self.tally = name, documentation, tally
+
+    def collect(self) -> Iterator[CounterMetricFamily]:
+        yield CounterMetricFamily(self.name, self.documentation, value=self.tally.value)
+
+
+def tally(name: str, documentation: str) -> Tally:
+    """A counter of the hot path, shown as `<name>_total` like the others."""
+    counter = Tally()
+    REGISTRY.register(TallyCollector(name, documentation, counter))
+    return counter
+
+
 # Counters get "_total" appended by prometheus-client (chat_messages_stored_total).
 MESSAGES_STORED = Counter(
     "chat_messages_stored", "New messages stored by this process (services.post_message).", registry=REGISTRY
 )
-DELIVERIES = Counter(
-    "chat_deliveries", "Frames written to this process's sockets (each may pack several pieces).", registry=REGISTRY
+DELIVERIES = tally("chat_deliveries", "Frames written to this process's sockets (each may pack several pieces).")
+FRAMES_WRITTEN_STRAIGHT = tally(
+    "chat_frames_written_straight",
+    "Of those, frames written straight on the socket (project/socket_frames.py), not through ASGI's send.",
 )
 OUTBOX_REFILLS = Counter(
     "chat_outbox_refills",

@@ -110,12 +110,18 @@ def tune_gc() -> None:
 
 
 def server_class() -> type:
-    """daphne's Server, draining on SIGTERM (project/drain.py) and listening with LISTEN_BACKLOG."""
+    """daphne's Server, draining on SIGTERM (project/drain.py), listening with LISTEN_BACKLOG, and giving each
+    socket the `chat.frames` extension (project/socket_frames.py)."""
     from project.drain import DrainingServer
+    from project.socket_frames import add_extension
 
     class Server(DrainingServer):
         def __init__(self, *args, endpoints=None, **kwargs) -> None:
             super().__init__(*args, endpoints=[with_backlog(e) for e in endpoints or []], **kwargs)
+
+        def create_application(self, protocol, scope):
+            add_extension(protocol, scope)
+            return super().create_application(protocol, scope)
 
         def run(self) -> None:
             tune_gc()  # the application is loaded; the reactor runs next

@@ -259,7 +259,9 @@ class Feed:
     async def write(self) -> None:
         """Send what is queued, in frames under the size limit; `written` moves only once a frame is sent."""
         queued, self.outbox, self.outbox_pieces = self.outbox, [], 0
-        for frame, shown in frames.pack(queued, settings.CHAT_MAX_SENT_FRAME_BYTES):
+        # One piece (a quiet room: each message is its own write) leaves as it is, as pack would leave it.
+        packed = queued if len(queued) == 1 else frames.pack(queued, settings.CHAT_MAX_SENT_FRAME_BYTES)
+        for frame, shown in packed:
             try:
                 await self.send(frame)
             except Exception:
