@@ -79,6 +79,8 @@ test-postgres: venv
 # DJANGO_DEBUG=0, PostgreSQL, a Redis of its own; prints the address. State, logs and certificate in .deploy-local/.
 deploy-local: venv services
 	@command -v nginx >/dev/null || test -x /usr/sbin/nginx || (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq nginx-light)
+	@# The separate hosts (tests/deploy/netns.py) are network namespaces cut apart with iptables.
+	@(command -v ip && command -v iptables) >/dev/null || (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq iproute2 iptables)
 	PYTHON=$(abspath $(BIN)/python) deploy/local.sh start
 
 deploy-local-stop:
@@ -88,6 +90,8 @@ deploy-local-stop:
 # browsers and 200 sockets chat. Apart from `make test`: it takes a few minutes and runs nginx.
 test-deploy: venv services chromium
 	@command -v nginx >/dev/null || test -x /usr/sbin/nginx || (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq nginx-light)
+	@# The separate hosts (tests/deploy/netns.py) are network namespaces cut apart with iptables.
+	@(command -v ip && command -v iptables) >/dev/null || (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq iproute2 iptables)
 	PYTHON=$(abspath $(BIN)/python) $(BIN)/pytest -m deploy tests/deploy
 
 # Fan-out benchmarks (bench/README.md): `make bench`, `make bench ARGS=--quick`, `make bench ARGS="--json out.json"`.
