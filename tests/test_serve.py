@@ -261,3 +261,23 @@ def test_without_uvloop_the_server_serves_pages_and_sockets(no_uvloop, tmp_path)
     finally:
         server.stop()
     assert "serving on asyncio's own event loop" in server.log()
+
+
+def test_daphnes_connection_walks_run_every_fifth_time_they_are_due(monkeypatch):
+    """daphne walks every connection in its two timers (1 s and 2 s); the server walks each every CHECK_EVERY-th
+    time and otherwise only reschedules it, as daphne's own walk would have."""
+    from daphne.server import Server as DaphneServer
+    from twisted.internet import reactor
+
+    from project import serve
+
+    walks, scheduled = [], []
+    monkeypatch.setattr(DaphneServer, "application_checker", lambda self: walks.append("application"))
+    monkeypatch.setattr(DaphneServer, "timeout_checker", lambda self: walks.append("timeout"))
+    monkeypatch.setattr(reactor, "callLater", lambda delay, call: scheduled.append((delay, call.__name__)))
+    server = object.__new__(serve.server_class())
+    for _ in range(2 * serve.CHECK_EVERY):
+        server.application_checker()
+        server.timeout_checker()
+    assert walks == ["application", "timeout"] * 2
+    assert scheduled.count((1, "application_checker")) == scheduled.count((2, "timeout_checker")) == 8
