@@ -145,7 +145,7 @@ def server_class() -> type:
 
             self.skipped = {**self.skipped, checker: (self.skipped[checker] + 1) % CHECK_EVERY}
             if self.skipped[checker]:
-                reactor.callLater(period, getattr(self, checker))  # type: ignore[attr-defined,arg-type]
+                reactor.callLater(period, getattr(self, checker))  # type: ignore[arg-type]
                 return False
             return True
 
