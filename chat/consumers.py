@@ -23,6 +23,7 @@ from . import limits, looks, memberships, rooms, services
 from .accounts import session_digest, session_is_signed_in, socket_user
 from .forms import TOO_FAST, CatchUpForm, MessageForm, ReactionForm, first_error
 from .live import events, frames, members
+from .live.bursts import bursts
 from .live.feed import Feed
 from .live.hub import Hub, get_hub
 from .models import Room
@@ -87,6 +88,7 @@ class ChatConsumer(AsyncWebsocketConsumer):
         # Accept first, then refuse with a 4xxx code: a refused handshake looks
         # like 1006 to the browser, which the ws extension retries forever.
         await self.accept()
+        bursts.churn()  # a storm of sockets holds back full garbage collections
         slug = self.scope["url_route"]["kwargs"]["slug"]
         user, state = await database_sync_to_async(opening)(self.scope.get("session_key"), slug)
         self.scope["user"] = user or AnonymousUser()
@@ -121,6 +123,7 @@ class ChatConsumer(AsyncWebsocketConsumer):
         timezone.activate(look.zone)
 
     async def disconnect(self, code: int) -> None:
+        bursts.churn()
         if self.joined:
             self.joined = False
             shown = self.feed.close()  # the page was sent everything up to here
