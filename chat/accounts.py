@@ -79,38 +79,43 @@ def _stored_session(session_key: str) -> dict:
     store = import_module(DB_SESSIONS).SessionStore
     if len(session_key) < 8:  # SessionBase's own check of a key
         return {}
-    table = connection.ops.quote_name(store.get_model_class()._meta.db_table)  # django_session: its columns below
     with connection.cursor() as cursor:
-        cursor.execute(
-            f"SELECT session_data FROM {table} WHERE session_key = %s AND expire_date > %s",
-            [session_key, connection.ops.adapt_datetimefield_value(timezone.now())],
-        )
+        cursor.execute(_session_sql(), [session_key, connection.ops.adapt_datetimefield_value(timezone.now())])
         row = cursor.fetchone()
     return store().decode(row[0]) if row else {}
 
 
 @functools.cache
-def _user_and_profile_columns() -> tuple[rows.Columns, rows.Columns]:
-    return rows.Columns(get_user_model(), "u"), rows.Columns(Profile, "p")
+def _session_sql() -> str:
+    table = import_module(DB_SESSIONS).SessionStore.get_model_class()._meta.db_table  # django_session
+    return f"SELECT session_data FROM {connection.ops.quote_name(table)} WHERE session_key = %s AND expire_date > %s"
+
+
+@functools.cache
+def _user_and_profile() -> tuple[rows.Columns, rows.Columns, str]:
+    """The columns of a user and of their profile, and the query that reads them by the user's key."""
+    users, profiles = rows.Columns(get_user_model(), "u"), rows.Columns(Profile, "p")
+    user_model, quote = get_user_model(), connection.ops.quote_name
+    user_pk, profile_user = quote(user_model._meta.pk.column), quote(Profile._meta.get_field("user").column)
+    sql = (
+        f"SELECT {users.sql()}, {profiles.sql()} FROM {quote(user_model._meta.db_table)} u"
+        f" LEFT JOIN {quote(Profile._meta.db_table)} p ON p.{profile_user} = u.{user_pk} WHERE u.{user_pk} = %s"
+    )
+    return users, profiles, sql
 
 
 def _user_with_profile(user_id):
     """The user (active or not) with their profile read along (profiles.profile_of), or None."""
-    users, profiles = _user_and_profile_columns()
-    user_model, quote = get_user_model(), connection.ops.quote_name
-    user_pk, profile_user = quote(user_model._meta.pk.column), quote(Profile._meta.get_field("user").column)
+    users, profiles, sql = _user_and_profile()
     with connection.cursor() as cursor:
-        cursor.execute(
-            f"SELECT {users.sql()}, {profiles.sql()} FROM {quote(user_model._meta.db_table)} u"
-            f" LEFT JOIN {quote(Profile._meta.db_table)} p ON p.{profile_user} = u.{user_pk} WHERE u.{user_pk} = %s",
-            [user_id],
-        )
+        cursor.execute(sql, [user_id])
         row = cursor.fetchone()
     if row is None:
         return None
     user = users.instance(row[: len(users)])
     profile = profiles.instance(row[len(users) :]) if row[len(users)] is not None else None
-    user_model.profile.related.set_cached_value(user, profile)  # user.profile: this one, or DoesNotExist
+    # user.profile: this one, or DoesNotExist
+    get_user_model().profile.related.set_cached_value(user, profile)
     if profile is not None:
         Profile.user.field.set_cached_value(profile, user)
     return user

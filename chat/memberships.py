@@ -128,17 +128,19 @@ class SocketState:
 ROOM_COLUMNS = rows.Columns(Room, "room")
 
 
+@functools.cache
+def room_sql() -> str:
+    quote = connection.ops.quote_name
+    return f"SELECT {ROOM_COLUMNS.sql()} FROM {quote(Room._meta.db_table)} room WHERE room.{quote('slug')} = %s"
+
+
 def socket_state(slug: str, user) -> SocketState | None:
     """None if there is no room at `slug` that the user may see.
 
     Every socket that opens asks this, thousands at once after a deploy: plain queries, as rooms.room_for and
     sidebar decide (the ORM's building of them cost more than their running: bench/README.md, "Issue 17")."""
-    quote = connection.ops.quote_name
     with connection.cursor() as cursor:
-        cursor.execute(
-            f"SELECT {ROOM_COLUMNS.sql()} FROM {quote(Room._meta.db_table)} room WHERE room.{quote('slug')} = %s",
-            [slug],
-        )
+        cursor.execute(room_sql(), [slug])
         found = cursor.fetchone()
         if found is None:
             return None

@@ -26,14 +26,18 @@ class Columns(Generic[M]):
         self.fields = [field for field in model._meta.concrete_fields if field.name not in leave_out]
         self.attnames = [field.attname for field in self.fields]
         self._converters: dict[str, list[tuple[int, list[Any], Any]]] = {}  # per database alias
+        self._sql: dict[str, str] = {}
 
     def __len__(self) -> int:
         return len(self.fields)
 
     def sql(self, using: str = "default") -> str:
         """`alias."column", ...` for a SELECT."""
-        quote = connections[using].ops.quote_name
-        return ", ".join(f"{self.alias}.{quote(field.column)}" for field in self.fields)
+        sql = self._sql.get(using)
+        if sql is None:
+            quote = connections[using].ops.quote_name
+            sql = self._sql[using] = ", ".join(f"{self.alias}.{quote(field.column)}" for field in self.fields)
+        return sql
 
     def instance(self, values: Sequence[Any], using: str = "default") -> M:
         """The instance these column values (in `sql`'s order) make, as the ORM would have built it."""
