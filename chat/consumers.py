@@ -14,15 +14,17 @@ from channels.db import database_sync_to_async
 from channels.exceptions import StopConsumer
 from channels.generic.websocket import AsyncWebsocketConsumer
 from django.conf import settings
+from django.contrib.auth.models import AnonymousUser
 from django.utils import timezone, translation
 from django.utils.functional import Promise
 from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
 from . import limits, looks, memberships, rooms, services
-from .accounts import session_digest, session_is_signed_in
+from .accounts import session_digest, session_is_signed_in, socket_user
 from .forms import TOO_FAST, CatchUpForm, MessageForm, ReactionForm, first_error
 from .live import events, frames, members
+from .live.bursts import bursts
 from .live.feed import Feed
 from .live.hub import Hub, get_hub
 from .models import Room
@@ -91,22 +93,23 @@ class ChatConsumer(AsyncWebsocketConsumer):
         # Accept first, then refuse with a 4xxx code: a refused handshake looks
         # like 1006 to the browser, which the ws extension retries forever.
         await self.accept()
-        user = self.scope.get("user")
-        if user is None or not user.is_authenticated:
+        bursts.churn()  # a storm of sockets holds back full garbage collections
+        slug = self.scope["url_route"]["kwargs"]["slug"]
+        user, state = await database_sync_to_async(opening)(self.scope.get("session_key"), slug)
+        self.scope["user"] = user or AnonymousUser()
+        if user is None:
             await self.close(code=CLOSE_UNAUTHENTICATED)
             return
         self.hub = get_hub()
         # Until the reader's profile is read: the browser's language. Activated for this consumer's task alone: its
         # replies (errors, composers) are rendered in it; what it sends a room, in each look of the room.
         self.use_look(looks.of_scope(self.scope, None))
-        if not self.hub.take_slot(user.pk):  # counted before the first await: a burst cannot all pass
+        if not self.hub.take_slot(user.pk):  # counted and checked with no await between: a burst cannot all pass
             await self.refuse(
                 gettext("Too many open chat tabs: close some and reload this one."), CLOSE_TOO_MANY_SOCKETS
             )
             return
         self._slot_of = user.pk
-        slug = self.scope["url_route"]["kwargs"]["slug"]
-        state = await database_sync_to_async(memberships.socket_state)(slug, user)
         if state is None:
             await self.close(code=CLOSE_UNKNOWN_ROOM)
             return
@@ -126,6 +129,7 @@ class ChatConsumer(AsyncWebsocketConsumer):
         timezone.activate(look.zone)
 
     async def disconnect(self, code: int) -> None:
+        bursts.churn()
         if self.joined:
             self.joined = False
             shown = self.feed.close()  # the page was sent everything up to here
@@ -247,6 +251,13 @@ class ChatConsumer(AsyncWebsocketConsumer):
         await self.send_frame(frame)
         await self.disconnect(code)
         await self.close(code=code)
+
+
+def opening(session_key: str | None, slug: str) -> tuple[Any, memberships.SocketState | None]:
+    """Who a socket that opens signs in (None: nobody) and, if someone, what it shows of the room at `slug` (None: no
+    room they may see): one thread hop for all of it, a reconnect storm's main cost (bench/README.md, "Issue 17")."""
+    user = socket_user(session_key)
+    return user, (memberships.socket_state(slug, user) if user is not None else None)
 
 
 def parse_frame(text_data: str | None, bytes_data: bytes | None) -> dict[str, Any]:

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 
+from django.db import connection
 from django.db.models import Max, Q
 from django.db.models.functions import Greatest
 
-from . import profiles, rooms
+from . import profiles, rows
 from .models import Membership, Message, Profile, Room
 
 
@@ -90,15 +92,19 @@ ORDER BY room.last_activity_at DESC, room.id DESC
 
 def sidebar(user) -> list[SidebarRoom]:
     """The user's rooms, most recently active first, with unread messages and unread mentions (up to 100)."""
-    sql = SIDEBAR_SQL.format(
+    rows = Room.objects.raw(sidebar_sql(), [user.pk] * 4)
+    return [SidebarRoom(room, room.unread, room.mentions) for room in rows]  # type: ignore[attr-defined]
+
+
+@functools.cache
+def sidebar_sql() -> str:
+    return SIDEBAR_SQL.format(
         message=Message._meta.db_table,
         mentions=Message.mentions.through._meta.db_table,
         membership=Membership._meta.db_table,
         room=Room._meta.db_table,
         limit=UNREAD_COUNTED,
     )
-    rows = Room.objects.raw(sql, [user.pk] * 4)
-    return [SidebarRoom(room, room.unread, room.mentions) for room in rows]  # type: ignore[attr-defined]
 
 
 # A room without unread messages in a socket's sidebar counts: one tuple shared by every socket and room
@@ -119,15 +125,32 @@ class SocketState:
     profile: Profile | None
 
 
+ROOM_COLUMNS = rows.Columns(Room, "room")
+
+
+@functools.cache
+def room_sql() -> str:
+    quote = connection.ops.quote_name
+    return f"SELECT {ROOM_COLUMNS.sql()} FROM {quote(Room._meta.db_table)} room WHERE room.{quote('slug')} = %s"
+
+
 def socket_state(slug: str, user) -> SocketState | None:
-    """None if there is no room at `slug` that the user may see."""
-    room = rooms.room_for(user, slug)
-    if room is None:
-        return None
-    rows = sidebar(user)
-    counts = {row.room.pk: NO_UNREAD for row in rows}
-    counts.update({row.room.pk: (row.unread, row.mentions) for row in rows if row.unread or row.mentions})
+    """None if there is no room at `slug` that the user may see.
+
+    Every socket that opens asks this, thousands at once after a deploy: plain queries, as rooms.room_for and
+    sidebar decide (the ORM's building of them cost more than their running: bench/README.md, "Issue 17")."""
+    with connection.cursor() as cursor:
+        cursor.execute(room_sql(), [slug])
+        found = cursor.fetchone()
+        if found is None:
+            return None
+        cursor.execute(sidebar_sql(), [user.pk] * 4)
+        listed = cursor.fetchall()  # (id, name, slug, unread, mentions) of each room the user is a member of
+    room = ROOM_COLUMNS.instance(found)
+    if room.kind != Room.Kind.OPEN and all(row[0] != room.pk for row in listed):
+        return None  # as rooms.can_see: a closed or direct room its member alone sees
+    counts = {row[0]: (row[3], row[4]) if row[3] or row[4] else NO_UNREAD for row in listed}
     counts[room.pk] = NO_UNREAD
-    names = {row.room.pk: (row.room.name, row.room.slug) for row in rows}
+    names = {row[0]: (row[1], row[2]) for row in listed}
     names[room.pk] = (room.name, room.slug)
     return SocketState(room, counts, names, profiles.display_name(user), profiles.profile_of(user))

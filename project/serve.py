@@ -45,6 +45,12 @@ DEFAULTS = [
     "60",
     "--ping-timeout",
     "30",
+    # daphne drops a socket that the application has not accepted within 5 s of its request (autobahn, within
+    # 5 s of its connection): when every page reconnects at once, sockets wait in this process's own queue
+    # that long, and each one dropped comes back to be handshaken again. 5,000 at once on one core never
+    # opened (bench/README.md, "Issue 17"). The chat's consumer accepts before anything else.
+    "--websocket_connect_timeout",
+    "30",
 ]
 
 

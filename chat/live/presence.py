@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING
 from .. import shared_redis
 from ..looks import Look, PerLook
 from . import frames
+from .bursts import bursts
 from .events import room_presence
 
 if TYPE_CHECKING:
@@ -33,6 +34,9 @@ REFRESH_SECONDS = 5.0
 # Joins and leaves within this window are recorded and shown together: a
 # thousand reconnecting sockets cost a few presence updates, not a thousand.
 PRESENCE_DEBOUNCE_SECONDS = 1.0
+# While sockets pour in by the thousand (bursts.py), each room's presence would be shown to all its pages
+# every second; they see it settle a few times instead (bench/README.md, "Issue 17").
+BURST_DEBOUNCE_SECONDS = 4.0
 PRESENCE_SHOWN = 100
 
 
@@ -72,9 +76,8 @@ class Presence:
         """Record ("record") or show ("show") a room's presence after the debounce window."""
         pending = self.pending[kind]
         if not pending:
-            asyncio.get_running_loop().call_later(
-                PRESENCE_DEBOUNCE_SECONDS, lambda: asyncio.ensure_future(self._flush(kind))
-            )
+            delay = BURST_DEBOUNCE_SECONDS if bursts.holding else PRESENCE_DEBOUNCE_SECONDS
+            asyncio.get_running_loop().call_later(delay, lambda: asyncio.ensure_future(self._flush(kind)))
         pending.add(room_id)
 
     async def _flush(self, kind: str) -> None:
