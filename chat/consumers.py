@@ -116,7 +116,7 @@ class ChatConsumer(AsyncWebsocketConsumer):
         self.room, self.room_id, self.room_is_open = state.room, state.room.pk, state.room.kind == Room.Kind.OPEN
         self.user_id, self.display_name, self.sidebar_counts = user.pk, state.display_name, state.counts
         self.session_digest = session_digest(self.scope["session_key"])
-        self.access_checked_at = time.monotonic()  # the middleware loaded the session, socket_state the access
+        self.access_checked_at = time.monotonic()  # opening() just read the session and the access
         self.use_look(looks.of_scope(self.scope, state.profile))
         self.feed = self.hub.feed(self)  # after room_is_open: a closed room's feed gets a guard
         self.joined = True
