@@ -48,7 +48,7 @@ class ClassicChatConsumer(AsyncWebsocketConsumer):
             return  # catch-up frames: the classic pattern has no catch-up
         frame = await database_sync_to_async(self._store)(data["message"], data.get("client_id") or None)
         await self.channel_layer.group_send(self.group, {"type": "chat.message", "frame": frame})
-        await self.send(text_data=services.render_composer(self.room))
+        await self.send(text_data=frames.composer(self.room))
 
     def _store(self, body: str, client_id: str | None) -> str:
         message = services.post_message(self.room, self.scope["user"], body, client_id).message
