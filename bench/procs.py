@@ -164,7 +164,7 @@ def redis_argv(port: int) -> list[str]:
 # (`make bench`), never into the app's environment: it brings click, and with click
 # importable autobahn colours the debug text it formats for every frame it sends
 # (7.5 µs a frame here instead of 2.7, about a tenth of daphne's cost per frame).
-SERVERS = ("daphne", "daphne-asyncio", "daphne-traced", "daphne-gc", "uvicorn")
+SERVERS = ("daphne", "daphne-asyncio", "daphne-traced", "daphne-gc", "daphne-cprofile", "uvicorn")
 UVICORN_LIB = ROOT / "bench" / ".uvicorn"
 
 
@@ -176,6 +176,8 @@ def server_argv(server: str, port: int, application: str) -> list[str]:
         return [sys.executable, "-m", "project.serve", "-b", "127.0.0.1", "-p", str(port), application]
     if server == "daphne-traced":  # the same with tracemalloc on (bench.memory)
         return [sys.executable, "-m", "bench.traced_serve", "-b", "127.0.0.1", "-p", str(port), application]
+    if server == "daphne-cprofile":  # the same with cProfile on the event loop's thread (bench.profile --cprofile)
+        return [sys.executable, "-m", "bench.cprofile_serve", "-b", "127.0.0.1", "-p", str(port), application]
     if server == "daphne-gc":  # the same with its garbage collections timed (bench.tail)
         return [sys.executable, "-m", "bench.gc_serve", "-b", "127.0.0.1", "-p", str(port), application]
     from project.serve import DEFAULTS  # the same options on daphne's own loop

@@ -12,15 +12,18 @@ from __future__ import annotations
 import argparse
 import asyncio
 import os
+import pstats
 import shutil
 import signal
 import subprocess
 import sys
 import tempfile
 from collections import Counter
+from dataclasses import replace
 from pathlib import Path
 
-from .procs import BIN, CLIENT_CORE, can_pin, pin_client, raise_nofile
+from .cprofile_serve import cprofile_path
+from .procs import BIN, CLIENT_CORE, can_pin, pin_client, raise_nofile, signal_for_file
 from .scenarios import FULL, ROOMS_OF, SCENARIOS, SOCKETS_OF, Sizes, connect, run_step
 from .stacks import STACKS, Bench, Context, Stack, bench_environment, make_rooms, running
 
@@ -175,11 +178,38 @@ async def profile_step(ctx: Context, args: argparse.Namespace, out: Path) -> dic
     sockets = await connect(ctx, args.sockets, sizes)
     room_size = len(sockets) // len(ctx.rooms)
     await run_step(ctx, sockets, room_size, 1000 / room_size, 3, sizes, label="warm-up")
+    if args.cprofile:
+        return await cprofile_step(ctx, args, sockets, room_size, sizes, out)
     recorder = await start_recorder(ctx.stack, args.seconds, out, gil=args.stages)
     try:
         return await run_step(ctx, sockets, room_size, args.deliveries / room_size, args.seconds, sizes)
     finally:
         await stop_recorder(recorder, 30)
+
+
+async def cprofile_step(
+    ctx: Context, args: argparse.Namespace, sockets: list, room_size: int, sizes: Sizes, out: Path
+) -> dict:
+    """The step under bench/cprofile_serve.py: counted from its start to its end, written to `out`."""
+    pid = next(pid for role, pid in ctx.stack.pids.items() if role != "redis")
+    os.kill(pid, signal.SIGUSR1)
+    step = await run_step(ctx, sockets, room_size, args.deliveries / room_size, args.seconds, sizes)
+    path = cprofile_path(pid)
+    await signal_for_file(pid, signal.SIGUSR2, path, "cProfile's counts", 30)
+    shutil.move(path, out)
+    return step
+
+
+def cprofile_report(out: Path, step: dict, room_size: int, top: int) -> str:
+    """The event loop's thread: CPU per message by function (inclusive and own), from cProfile's counts."""
+    stats = pstats.Stats(str(out))
+    messages = step["sent"]  # the profile runs from the step's start until every reply and delivery is in
+    rows = sorted(stats.stats.items(), key=lambda item: item[1][3], reverse=True)  # type: ignore[attr-defined]
+    lines = [f"event loop thread, per message ({messages:.0f} messages): inclusive µs, own µs, calls per message"]
+    for (path, line, name), (_, calls, own, inclusive, _) in rows[:top]:
+        where = f"{name} ({Path(path).name}:{line})"
+        lines.append(f"{inclusive * 1e6 / messages:9.0f} {own * 1e6 / messages:8.0f} {calls / messages:7.1f}  {where}")
+    return "\n".join(lines)
 
 
 async def profile_scenario(ctx: Context, args: argparse.Namespace, out: Path) -> None:
@@ -215,14 +245,18 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--output", type=Path, help="keep py-spy's collapsed stacks here")
     parser.add_argument("--scenario", choices=sorted(SCENARIOS), help="profile this whole scenario instead")
     parser.add_argument(
+        "--cprofile", action="store_true", help="cProfile the event loop's thread instead of py-spy (no --scenario)"
+    )
+    parser.add_argument(
         "--stages", action="store_true", help="sample the GIL's holder only; add CPU per message by stage"
     )
     args = parser.parse_args(argv)
-    py_spy()
+    if not args.cprofile:
+        py_spy()
     raise_nofile()
     pin_client()
     signal.signal(signal.SIGTERM, signal.default_int_handler)
-    spec = STACKS[args.stack]
+    spec = replace(STACKS[args.stack], server="daphne-cprofile") if args.cprofile else STACKS[args.stack]
     users = max(args.sockets, FULL.idle_sockets if args.scenario else 0) + FULL.storm_rooms
     with tempfile.TemporaryDirectory() as tmp, bench_environment(users) as bench:
         out = args.output or Path(tmp) / "profile.txt"
@@ -231,6 +265,9 @@ def main(argv: list[str] | None = None) -> int:
         rooms = make_rooms(bench, spec, "profile", count, sockets)
         with running(bench, spec) as stack:
             step = asyncio.run(load_and_record(bench, stack, rooms, args, out))
+        if args.cprofile:
+            print(cprofile_report(out, step, args.sockets // args.rooms, args.top))
+            return 0
         print(report(out, args.top))
         if args.stages and step:
             print("\nCPU per message by stage:\n" + stage_report(out, step, args.sockets // args.rooms))
