@@ -5,6 +5,7 @@ from __future__ import annotations
 import functools
 import hashlib
 from importlib import import_module
+from typing import Any
 
 from django.conf import settings
 from django.contrib.auth import BACKEND_SESSION_KEY, HASH_SESSION_KEY, SESSION_KEY, get_user_model, load_backend
@@ -29,18 +30,28 @@ def session_user(session_key: str | None):
     backend_path = session.get(BACKEND_SESSION_KEY)
     if SESSION_KEY not in session or backend_path not in settings.AUTHENTICATION_BACKENDS:
         return None
-    try:
-        user_id = get_user_model()._meta.pk.to_python(session[SESSION_KEY])
-    except Exception:  # a tampered or stale session: nobody
+    user_id = _user_id(session)
+    if user_id is None:
         return None
     user = load_backend(backend_path).get_user(user_id)  # None when deactivated
     if user is None:
         return None
+    return user if _hash_matches(session, user) else None
+
+
+def _user_id(session) -> Any:
+    """The user id a session names, or None when it is not one (a tampered or stale session: nobody)."""
+    try:
+        return get_user_model()._meta.pk.to_python(session[SESSION_KEY])
+    except Exception:
+        return None
+
+
+def _hash_matches(session, user) -> bool:
+    """Whether the session was signed in with the user's current password (or a fallback key's hash of it)."""
     session_hash = session.get(HASH_SESSION_KEY, "")
     hashes = [user.get_session_auth_hash(), *user.get_session_auth_fallback_hash()]
-    if not session_hash or not any(constant_time_compare(session_hash, known) for known in hashes):
-        return None
-    return user
+    return bool(session_hash) and any(constant_time_compare(session_hash, known) for known in hashes)
 
 
 # The session engine and backend whose decision socket_user makes with plain queries; others go through session_user.
@@ -60,18 +71,13 @@ def socket_user(session_key: str | None):
         return None
     if backend_path != MODEL_BACKEND:
         return session_user(session_key)
-    try:
-        user_id = get_user_model()._meta.pk.to_python(session[SESSION_KEY])
-    except Exception:  # a tampered or stale session: nobody
+    user_id = _user_id(session)
+    if user_id is None:
         return None
     user = _user_with_profile(user_id)
     if user is None or not getattr(user, "is_active", True):  # as ModelBackend.get_user
         return None
-    session_hash = session.get(HASH_SESSION_KEY, "")
-    hashes = [user.get_session_auth_hash(), *user.get_session_auth_fallback_hash()]
-    if not session_hash or not any(constant_time_compare(session_hash, known) for known in hashes):
-        return None
-    return user
+    return user if _hash_matches(session, user) else None
 
 
 def _stored_session(session_key: str) -> dict:
